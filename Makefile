@@ -1,0 +1,36 @@
+# `make demo` and `make test` set everything up themselves (a .venv in this directory).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/digitnet train
+	@echo
+	@echo "Next, try:"
+	@echo "  $(BIN)/digitnet evaluate                  # per-class accuracy and confusion matrix"
+	@echo "  $(BIN)/digitnet predict \$$(cat $${DIGITNET_HOME:-~/.local/share/digitnet}/models/latest) --index 0"
+	@echo "  $(BIN)/digitnet train --recipe seed      # the tutorial's run, line for line"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

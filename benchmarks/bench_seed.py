@@ -1,0 +1,60 @@
+"""The tutorial's recipe: the naive listing vs ``digitnet train --recipe seed``, interleaved, in one run.
+
+    python benchmarks/bench_seed.py [--repeats 3]
+
+Both train the same float64 784-16-16-10 network for 150 full-batch iterations
+and must print the same 15 lines. Prints medians and the ratio; writes
+benchmarks/results/seed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import naive_tutorial  # noqa: E402
+
+from digitnet import datasets  # noqa: E402
+from digitnet.recipes import RECIPES, train  # noqa: E402
+
+
+def digitnet_seed(dataset):
+    result = train(RECIPES["seed"], dataset)
+    lines = ["Cost after iteration %i: %f Accuracy: %f" % (r["epoch"], r["cost"], r["accuracy"] * 100)
+             for r in result.history.records]
+    return result.history.last["seconds"], lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    dataset = datasets.load("mnist")
+    times = {"naive": [], "digitnet": []}
+    for _ in range(args.repeats):
+        t_naive, naive_lines = naive_tutorial.run(datasets.embedded_dir())
+        t_ours, our_lines = digitnet_seed(dataset)
+        assert naive_lines == our_lines, "the two runs printed different logs"
+        times["naive"].append(t_naive)
+        times["digitnet"].append(t_ours)
+        print(f"naive {t_naive:.2f} s   digitnet {t_ours:.2f} s   ratio {t_naive / t_ours:.2f}x", flush=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = statistics.median(n / d for n, d in zip(times["naive"], times["digitnet"]))
+    print(f"median: naive {med['naive']:.2f} s, digitnet --recipe seed {med['digitnet']:.2f} s, "
+          f"digitnet is {ratio:.2f}x faster (same 15 lines)")
+    out = HERE / "results" / "seed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"times_s": times, "median_s": med, "median_ratio": ratio,
+                               "numpy": np.__version__}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""digitnet: a from-scratch NumPy neural network for handwritten digits.
+
+>>> from digitnet import MLP, SGD, fit, datasets
+>>> train, test = datasets.load("mnist")
+>>> model = MLP([784, 16, 16, 10], "tanh")
+>>> history = fit(model, SGD(0.5), train.X, train.y, epochs=150, batch_size=None)
+
+Nothing runs at import time.
+"""
+
+from . import datasets
+from .errors import DataError, DigitnetError, ModelFileError, TrainingDiverged, UsageError
+from .io import load_model, save_model
+from .layers import ACTIVATIONS, Activation, Dense, Dropout
+from .losses import softmax, softmax_cross_entropy, tutorial_cost
+from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .model import MLP
+from .optim import SGD, Adam, AdamW
+from .recipes import RECIPES, TrainConfig, train
+from .schedules import Constant, Cosine, OneCycle, Step
+from .train import Callback, EarlyStopping, History, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "Adam", "AdamW", "Callback", "Constant", "Cosine", "DataError", "Dense",
+    "DigitnetError", "Dropout", "EarlyStopping", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
+    "Step", "TrainConfig", "TrainingDiverged", "UsageError", "accuracy", "confusion_matrix", "datasets", "fit",
+    "load_model", "per_class_accuracy", "save_model", "softmax", "softmax_cross_entropy", "train", "tutorial_cost",
+]

@@ -1,0 +1,315 @@
+"""The ``digitnet`` command: train, evaluate, predict. The only module that prints.
+
+Exit status: 0 success, 1 bad data or model file, 2 usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import DataError, DigitnetError, TrainingDiverged, UsageError
+from .train import Callback
+
+BLOCKS = " ░▒▓█"
+_UNSET = object()  # default of flags whose value may legitimately be None
+
+
+# --- argument types: each turns a bad value into a clear usage error (exit 2) ---
+
+def _number(kind, *, positive=False, minimum=None, below=None, name="value"):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if positive and value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {text}")
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(f"{name} must be < {below}, got {text}")
+        return value
+    return parse
+
+
+def _hidden(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip() != "") if text.strip() else ()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer sizes, e.g. 256,256") from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text}")
+    return sizes
+
+
+def _batch_size(text):
+    if text == "full":
+        return None
+    return _number(int, minimum=1, name="batch size")(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .layers import ACTIVATIONS
+    from .recipes import OPTIMIZER_NAMES, RECIPES
+    from .schedules import SCHEDULES
+
+    parser = argparse.ArgumentParser(
+        prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
+        epilog="Run `digitnet COMMAND --help` for each command's options.")
+    parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    t = sub.add_parser("train", help="train a model and save it", description=(
+        "Train an MLP. Settings come from the recipe (default: 'default'), then --config, then flags. "
+        "The test set is only used for the final report, never for choosing anything."))
+    t.add_argument("--recipe", nargs="?", const="list", default="default", metavar="NAME",
+                   help=f"named recipe: {', '.join(RECIPES)} (no NAME: list them)")
+    t.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML file of settings (same names as the flags, with _)")
+    t.add_argument("--hidden", type=_hidden, metavar="SIZES", help="hidden layer sizes, e.g. 256,256 or 16,16")
+    t.add_argument("--activation", choices=sorted(ACTIVATIONS), help="hidden activation")
+    t.add_argument("--init", choices=["auto", "tutorial", "glorot", "lecun", "he"], help="weight initialization")
+    t.add_argument("--epochs", type=_number(int, minimum=1, name="epochs"), help="passes over the training set")
+    t.add_argument("--batch-size", type=_batch_size, default=_UNSET, metavar="N|full", help="samples per step, or 'full' for full-batch")
+    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help="update rule")
+    t.add_argument("--lr", type=_number(float, positive=True, name="learning rate"), help="(peak) learning rate")
+    t.add_argument("--momentum", type=_number(float, minimum=0, below=1, name="momentum"), help="momentum for momentum/nesterov")
+    t.add_argument("--weight-decay", type=_number(float, minimum=0, name="weight decay"), help="L2 (sgd/adam) or decoupled (adamw)")
+    t.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
+    t.add_argument("--warmup-epochs", type=_number(float, minimum=0, name="warm-up"), help="linear warm-up (cosine schedule)")
+    t.add_argument("--dropout", type=_number(float, minimum=0, below=1, name="dropout"), help="dropout probability on hidden units")
+    t.add_argument("--label-smoothing", type=_number(float, minimum=0, below=1, name="label smoothing"), help="label smoothing ε")
+    t.add_argument("--validation", type=_number(float, minimum=0, below=1, name="validation fraction"),
+                   help="fraction of the training set held out for validation")
+    t.add_argument("--patience", type=_number(int, minimum=0, name="patience"), help="early stopping patience in epochs (0: off)")
+    t.add_argument("--seed", type=_number(int, minimum=0, name="seed"), help="random seed (weights, shuffling, dropout)")
+    t.add_argument("--log-every", type=_number(int, minimum=1, name="log interval"), help="log every N epochs")
+    t.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision")
+    t.add_argument("--data", metavar="NAME|DIR", help="dataset name (mnist) or a directory with the four IDX files")
+    t.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save the model (default: user data dir)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix",
+                       description="Evaluate a saved model on a dataset's test split.")
+    e.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    e.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify test images or your own pictures",
+                       description="Show an image as the network sees it, the prediction and the ten probabilities.")
+    p.add_argument("model", type=Path, metavar="MODEL", help="a .safetensors model")
+    p.add_argument("images", nargs="*", type=Path, metavar="IMAGE", help="PNG/JPEG pictures of digits")
+    p.add_argument("--index", type=_number(int, minimum=0, name="index"), metavar="N", help="test image number N instead")
+    p.add_argument("--data", metavar="NAME|DIR", help="dataset for --index (default: the model's)")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except UsageError as exc:
+        parser.exit(2, f"digitnet {args.command}: error: {exc}\n")
+    except TrainingDiverged as exc:
+        print(f"digitnet {args.command}: training stopped: {exc}", file=sys.stderr)
+        return 1
+    except (DataError, DigitnetError) as exc:
+        print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+# --- train ---
+
+def resolve_config(args):
+    """Recipe, then --config TOML, then flags."""
+    from .recipes import TrainConfig, get_recipe
+
+    config = get_recipe(args.recipe)
+    if args.config:
+        import tomllib
+
+        try:
+            settings = tomllib.loads(args.config.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"{args.config}: no such config file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{args.config}: not valid TOML ({exc})") from None
+        if "batch_size" in settings and settings["batch_size"] == "full":
+            settings["batch_size"] = None
+        config = TrainConfig.from_dict({**config.to_dict(), **settings})
+    flags = {name: getattr(args, name) for name in (
+        "hidden", "activation", "init", "epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+        "warmup_epochs", "dropout", "label_smoothing", "validation", "patience", "seed", "log_every", "dtype", "data")}
+    changes = {k: v for k, v in flags.items() if v is not None}
+    if args.batch_size is not _UNSET:
+        changes["batch_size"] = args.batch_size
+    return config.updated(**changes) if changes else config
+
+
+def cmd_train(args) -> int:
+    from .recipes import RECIPES
+
+    console = _console()
+    if args.recipe == "list":
+        for name, recipe in RECIPES.items():
+            console.print(f"{name:10} {recipe.description}")
+        return 0
+    config = resolve_config(args)
+    from . import datasets, paths
+    from .io import save_model
+    from .recipes import train
+
+    dataset = datasets.load(config.data)
+    console.print(f"training {args.recipe}: 784-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
+                  f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
+                  f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
+    callbacks = [TutorialLog(console) if config.tutorial_cost else EpochLog(console)]
+    result = train(config, dataset, callbacks=callbacks)
+    model = result.model
+    model.metadata["recipe"] = args.recipe
+    acc = model.metadata["test_accuracy"]
+    console.print(f"test accuracy: {acc * 100:.2f}% on {model.metadata['test_samples']:,} test images "
+                  f"({model.metadata['train_seconds']:.1f} s of training)")
+    out = args.out or paths.new_model_path(args.recipe)
+    save_model(out, model, model.metadata)
+    paths.remember_latest(out)
+    console.print(f"model saved to {out}")
+    return 0
+
+
+class EpochLog(Callback):
+    """One plain line per logged epoch."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def on_epoch_end(self, state, record):
+        if record is None:
+            return
+        val = f"  val loss {record['val_loss']:.4f}  val acc {record['val_accuracy'] * 100:.2f}%" if "val_loss" in record else ""
+        self.console.print(f"epoch {record['epoch'] + 1:>3}/{state.epochs}  loss {record['loss']:.4f}  "
+                           f"acc {record['accuracy'] * 100:.2f}%{val}  lr {record['lr']:.2g}  {record['seconds']:.1f} s")
+
+
+class TutorialLog(EpochLog):
+    """The tutorial's own lines: ``Cost after iteration i: C Accuracy: A``.
+
+    The cost is the tutorial's convention, ``-mean(Y * log(A + 1e-8))`` over samples
+    *and* classes (the per-sample cross-entropy / 10); the usual per-sample
+    cross-entropy follows after a bar.
+    """
+
+    def on_epoch_end(self, state, record):
+        if record is None:
+            return
+        line = "Cost after iteration %i: %f Accuracy: %f" % (record["epoch"], record["cost"], record["accuracy"] * 100)
+        self.console.print(f"{line}  | cross-entropy {record['loss']:.6f}", markup=False)
+
+
+# --- evaluate ---
+
+def _model_and_data(model_path, data):
+    from . import datasets, paths
+    from .io import load_model
+
+    model = load_model(model_path if model_path else paths.latest_model())
+    name = data or model.metadata.get("dataset", "mnist")
+    try:
+        dataset = datasets.load(name)
+    except DataError:
+        if data:
+            raise
+        dataset = datasets.load("mnist")
+    if dataset.train.images[0].size != model.sizes[0] or dataset.num_classes != model.sizes[-1]:
+        raise UsageError(f"the model takes {model.sizes[0]} inputs and {model.sizes[-1]} classes, "
+                         f"but {dataset.name} has {dataset.train.images[0].size} pixels and {dataset.num_classes} classes")
+    return model, dataset
+
+
+def cmd_evaluate(args) -> int:
+    from rich.table import Table
+
+    from .metrics import accuracy_interval, confusion_matrix, per_class_accuracy
+
+    model, dataset = _model_and_data(args.model, args.data)
+    console = _console()
+    pred = model.predict(dataset.test.features(model.dtype))
+    labels = dataset.test.labels
+    correct = int(np.sum(pred == labels))
+    low, high = accuracy_interval(correct, len(labels))
+    console.print(f"test accuracy: {correct / len(labels) * 100:.2f}% ({correct:,}/{len(labels):,}; "
+                  f"95% CI {low * 100:.2f}-{high * 100:.2f}%) on {dataset.name}")
+    cm = confusion_matrix(labels, pred, dataset.num_classes)
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true", justify="right")
+    for j in range(dataset.num_classes):
+        table.add_column(str(j), justify="right")
+    table.add_column("accuracy", justify="right")
+    for i, acc in enumerate(per_class_accuracy(cm)):
+        cells = [f"[bold]{v}[/]" if i == j else (str(v) if v else "·") for j, v in enumerate(cm[i])]
+        table.add_row(f"{i} {dataset.classes[i] if dataset.classes[i] != str(i) else ''}".strip(), *cells, f"{acc * 100:.1f}%")
+    console.print(table)
+    return 0
+
+
+# --- predict ---
+
+def render(image: np.ndarray) -> str:
+    """A 28x28 image in [0, 1] as text: two block characters per pixel."""
+    levels = np.clip((np.asarray(image) * (len(BLOCKS) - 1)).round().astype(int), 0, len(BLOCKS) - 1)
+    return "\n".join("".join(BLOCKS[v] * 2 for v in row) for row in levels)
+
+
+def cmd_predict(args) -> int:
+    from .data.preprocess import load_digit
+
+    if (args.index is None) == (not args.images):
+        raise UsageError("give either --index N or one or more IMAGE files")
+    console = _console()
+    if args.index is not None:
+        model, dataset = _model_and_data(args.model, args.data)
+        if args.index >= len(dataset.test):
+            raise UsageError(f"--index {args.index} is out of range: the test set has {len(dataset.test):,} images (0 to {len(dataset.test) - 1})")
+        image = dataset.test.images[args.index] / 255
+        items = [(f"test image {args.index}", image, int(dataset.test.labels[args.index]))]
+        classes = dataset.classes
+    else:
+        from .io import load_model
+
+        model = load_model(args.model)
+        classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
+        items = [(str(path), load_digit(path), None) for path in args.images]
+    for name, image, label in items:
+        if image.size != model.sizes[0]:
+            raise UsageError(f"{name}: {image.size} pixels, but the model takes {model.sizes[0]} inputs")
+        proba = model.predict_proba(image.reshape(1, -1).astype(model.dtype))[0]
+        guess = int(proba.argmax())
+        console.print(name + ("" if label is None else f" (true label {classes[label]})"))
+        console.print(render(image), markup=False)
+        verdict = "" if label is None else ("  ✓" if guess == label else "  ✗")
+        console.print(f"predicted: {classes[guess]} ({proba[guess] * 100:.1f}%){verdict}")
+        for k, p in enumerate(proba):
+            console.print(f"  {classes[k]:>11} {p * 100:6.2f}% {'█' * int(round(p * 40))}", markup=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The errors digitnet raises on bad input. Each message names what was wrong and what was expected."""
+
+
+class DigitnetError(Exception):
+    """Base class: anything digitnet refuses for a reason it can explain."""
+
+
+class UsageError(DigitnetError, ValueError):
+    """A nonsense argument or setting (the CLI exits with status 2)."""
+
+
+class DataError(DigitnetError):
+    """A data file or image that is missing, malformed or not what it claims to be."""
+
+
+class ModelFileError(DataError):
+    """A model or checkpoint file that cannot be trusted or rebuilt."""
+
+
+class TrainingDiverged(DigitnetError):
+    """The loss or a gradient became NaN or infinite."""

@@ -1,0 +1,71 @@
+"""Softmax and cross-entropy, fused."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax, stable for any finite logits: exp(z - max z) / Σ exp(z - max z).
+
+    z : ndarray of shape (n_samples, n_classes). Returns an array of the same shape.
+    """
+    out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoothing: float = 0.0,
+                          out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
+
+    With targets T (one-hot, or smoothed: T = (1 - ε) onehot + ε / K):
+
+        loss    = mean_i  Σ_k -T_ik log softmax(z_i)_k
+        dlogits = (softmax(z) - T) / n
+
+    The gradient is the tutorial's ``A - Y`` (divided by n, the tutorial's 1/m).
+    That shortcut is valid only because softmax and cross-entropy are taken
+    together and each row of T sums to 1; it is not the gradient of either alone.
+    Computed with log-sum-exp, so logits of ±1e4 give finite results.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_samples, n_classes)
+    labels : int ndarray of shape (n_samples,)
+    out : where to put dlogits; may be ``logits`` itself (overwritten in place).
+
+    Returns
+    -------
+    loss : float
+    dlogits : ndarray of shape (n_samples, n_classes)
+    """
+    n, k = logits.shape
+    rows = np.arange(n)
+    z = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
+    z_true = z[rows, labels]
+    z_sum = z.sum(axis=1) if label_smoothing else 0.0
+    np.exp(z, out=z)
+    sums = z.sum(axis=1)
+    lse = np.log(sums)
+    # -Σ_k T_k log p_k = lse - (1 - ε) z_y - (ε / K) Σ_k z_k, with z shifted by the row max
+    per_sample = lse - (1 - label_smoothing) * z_true - (label_smoothing / k) * z_sum
+    z /= sums[:, None]  # z is now softmax(logits)
+    z[rows, labels] -= 1 - label_smoothing
+    if label_smoothing:
+        z -= label_smoothing / k
+    z *= 1 / n
+    return float(per_sample.mean()), z
+
+
+def tutorial_cost(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The cost the tutorial prints: ``-np.mean(Y * np.log(A + 1e-8))``.
+
+    The mean runs over samples *and* classes, so it is the usual per-sample
+    cross-entropy divided by the number of classes (10), give or take the 1e-8.
+    Kept only to reproduce the tutorial's log; training uses
+    :func:`softmax_cross_entropy`, whose gradient the tutorial actually uses.
+    """
+    p = softmax(logits)
+    return float(-np.log(p[np.arange(len(labels)), labels] + 1e-8).sum() / p.size)

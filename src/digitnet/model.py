@@ -1,0 +1,148 @@
+"""The multi-layer perceptron: Dense -> activation -> ... -> Dense -> (softmax in the loss)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import init as initializers
+from .errors import UsageError
+from .layers import Activation, Dense, Dropout, check_activation
+from .losses import softmax
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def check_dtype(dtype) -> np.dtype:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise UsageError(f"unsupported dtype {dtype!r}: expected float32 or float64")
+    return np.dtype(DTYPES[name])
+
+
+class MLP:
+    """A multi-layer perceptron built from a list of layer sizes.
+
+    ``MLP([784, 16, 16, 10], "tanh")`` is the tutorial's network: two hidden
+    layers of 16 tanh units and 10 outputs, whose softmax lives in the loss
+    (:func:`digitnet.losses.softmax_cross_entropy`) and in :meth:`predict_proba`.
+
+    Parameters are named as in the tutorial: ``W1, b1, W2, b2, ...``, with
+    ``W{l}`` of shape (fan_in, fan_out) and ``b{l}`` of shape (fan_out,).
+
+    Parameters
+    ----------
+    sizes : input size, hidden sizes..., number of classes (at least two entries).
+    activation : name of the hidden activation (see :data:`digitnet.layers.ACTIVATIONS`).
+    init : ``"auto"`` (Glorot for tanh/sigmoid/identity, He for ReLUs), ``"tutorial"``,
+        ``"glorot"``, ``"lecun"`` or ``"he"``.
+    rng : an int seed, a ``numpy.random.Generator``, or (for the tutorial's exact
+        numbers) a ``numpy.random.RandomState``. An int with ``init="tutorial"``
+        seeds a RandomState, as ``np.random.seed`` does, without touching global state.
+    dropout : probability of dropping each hidden unit while training.
+    dtype : float32 (default) or float64.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, init: str = "auto", rng=0,
+                 dropout: float = 0.0, dtype="float32"):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise UsageError(f"layer sizes {sizes} are invalid: expected at least an input and an output size, all >= 1")
+        self.sizes = sizes
+        self.activation = check_activation(activation)
+        self.dropout = float(dropout)
+        self.dtype = check_dtype(dtype)
+        self.init = initializers.resolve(init, activation)
+        rng = _generator(rng, self.init)
+        draw = initializers.INITIALIZERS[self.init]
+        self.layers: list = []
+        self.dense: list[Dense] = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+            W = np.asarray(draw(fan_in, fan_out, rng), dtype=self.dtype)
+            layer = Dense(W, np.zeros(fan_out, self.dtype), input_grad=i > 0)
+            self.dense.append(layer)
+            self.layers.append(layer)
+            if i < len(sizes) - 2:
+                self.layers.append(Activation(activation))
+                if self.dropout:
+                    self.layers.append(Dropout(self.dropout))
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Parameters by name (``W1, b1, ...``); the arrays themselves, updated in place by optimizers."""
+        return {f"{k}{i}": v for i, layer in enumerate(self.dense, 1) for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients of the last :meth:`backward`, with the same names as :attr:`params`."""
+        return {f"{k}{i}": v for i, layer in enumerate(self.dense, 1) for k, v in layer.grads.items()}
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Copy values into the parameters (names and shapes must match)."""
+        own = self.params
+        if set(params) != set(own):
+            raise UsageError(f"parameter names {sorted(params)} do not match the model's {sorted(own)}")
+        for name, value in params.items():
+            if np.shape(value) != own[name].shape:
+                raise UsageError(f"{name} has shape {np.shape(value)}, expected {own[name].shape}")
+            own[name][...] = value
+
+    def forward(self, x: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Logits of shape (n_samples, n_classes) for ``x`` of shape (n_samples, n_inputs).
+
+        ``x`` must already have the model's dtype. The result is a reused buffer:
+        valid until the next call with the same batch size.
+        """
+        for layer in self.layers:
+            x = layer.forward(x, training=training, rng=rng)
+        return x
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        """Fill :attr:`grads` from dL/dlogits (the first layer returns no input gradient)."""
+        d = dlogits
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+
+    def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), computed in batches."""
+        X = self._check_input(X)
+        out = np.empty((len(X), self.sizes[-1]), self.dtype)
+        for start in range(0, len(X), batch_size):
+            softmax(self.forward(X[start:start + batch_size]), out=out[start:start + batch_size])
+        return out
+
+    def predict(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Predicted class of each row: argmax of the logits, shape (n_samples,)."""
+        X = self._check_input(X)
+        out = np.empty(len(X), np.int64)
+        for start in range(0, len(X), batch_size):
+            out[start:start + batch_size] = self.forward(X[start:start + batch_size]).argmax(axis=1)
+        return out
+
+    def _check_input(self, X) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise UsageError(f"input has shape {X.shape}, expected (n_samples, {self.sizes[0]})")
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    def config(self) -> dict:
+        """What rebuilds this architecture: ``MLP(**model.config())``."""
+        return {"sizes": self.sizes, "activation": self.activation, "dropout": self.dropout, "dtype": self.dtype.name}
+
+    def __repr__(self) -> str:
+        return f"MLP({self.sizes}, {self.activation!r}, dtype={self.dtype.name})"
+
+
+def _generator(rng, init: str):
+    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        return rng
+    if isinstance(rng, (int, np.integer)):
+        return np.random.RandomState(int(rng)) if init == "tutorial" else np.random.default_rng(int(rng))
+    raise UsageError(f"rng must be an int seed or a numpy random generator, got {type(rng).__name__}")

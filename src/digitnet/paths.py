@@ -1,0 +1,43 @@
+"""Where digitnet keeps the user's models: ``$DIGITNET_HOME`` or the platform's user data directory."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .errors import UsageError
+from .fileio import atomic_write_bytes
+
+
+def home() -> Path:
+    env = os.environ.get("DIGITNET_HOME")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return platformdirs.user_data_path("digitnet")
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def new_model_path(recipe: str) -> Path:
+    return models_dir() / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+
+
+def remember_latest(path: Path) -> None:
+    """Record ``path`` as the model that commands use when none is given."""
+    atomic_write_bytes(models_dir() / "latest", str(Path(path).resolve()).encode())
+
+
+def latest_model() -> Path:
+    """The last model ``digitnet train`` saved, or a UsageError that says how to make one."""
+    marker = models_dir() / "latest"
+    if marker.is_file():
+        path = Path(marker.read_text().strip())
+        if path.is_file():
+            return path
+    raise UsageError(f"no model given and none saved yet in {models_dir()}: "
+                     "run `make demo` or `digitnet train` first, or pass a MODEL.safetensors path")

@@ -1,0 +1,121 @@
+"""The digitnet command end to end: train, evaluate, predict on a saved model; bad arguments exit 2."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet.cli import main
+
+
+def digitnet(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "digitnet", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "small.safetensors"
+    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", "--out", path)
+    assert result.returncode == 0, result.stderr
+    return path, result.stdout
+
+
+def test_train_saves_a_model_and_reports_test_accuracy(trained):
+    path, out = trained
+    assert path.is_file()
+    assert "test accuracy: 9" in out and f"model saved to {path}" in out
+    assert "\x1b[" not in out  # not a terminal: no escape codes
+
+
+def test_evaluate(trained, capsys):
+    path, _ = trained
+    assert main(["evaluate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and "95% CI" in out and "confusion matrix" in out
+
+
+def test_predict_index_shows_the_image_and_ten_probabilities(trained, capsys):
+    path, _ = trained
+    assert main(["predict", str(path), "--index", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "test image 0 (true label 7)" in out and "predicted: 7" in out
+    assert "█" in out and out.count("%") >= 11
+
+
+def test_predict_png(trained, mnist, tmp_path, capsys):
+    path, _ = trained
+    # Test image 1 (a 2), drawn dark on light and larger, as a user would scan it.
+    big = Image.fromarray(255 - mnist.test.images[1]).resize((140, 140), Image.Resampling.BICUBIC)
+    png = tmp_path / "two.png"
+    big.save(png)
+    assert main(["predict", str(path), str(png)]) == 0
+    assert "predicted: 2" in capsys.readouterr().out
+
+
+def test_seed_recipe_prints_the_tutorials_lines(tmp_path):
+    out = tmp_path / "seed.safetensors"
+    result = digitnet("train", "--recipe", "seed", "--out", out)
+    assert result.returncode == 0, result.stderr
+    lines = [l for l in result.stdout.splitlines() if l.startswith("Cost after")]
+    assert len(lines) == 15
+    assert lines[0].startswith("Cost after iteration 0: 0.230083 Accuracy: 13.260000")
+    assert lines[-1].startswith("Cost after iteration 140: 0.054397 Accuracy: 85.903333")
+    assert "test accuracy: 86.5" in result.stdout
+
+
+def test_default_output_goes_to_the_user_data_dir_and_becomes_latest(digitnet_home, capsys):
+    assert main(["train", "--hidden", "16", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    saved = list((digitnet_home / "models").glob("default-*.safetensors"))
+    assert len(saved) == 1 and str(saved[0]) in out
+    assert main(["evaluate"]) == 0  # no MODEL: the latest
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--lr", "-1"], "learning rate must be > 0"),
+    (["train", "--batch-size", "0"], "batch size must be >= 1"),
+    (["train", "--batch-size", "lots"], "'lots' is not an integer"),
+    (["train", "--activation", "swish"], "invalid choice: 'swish'"),
+    (["train", "--hidden", "16,x"], "not a comma-separated list"),
+    (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
+    (["train", "--epochs", "0"], "epochs must be >= 1"),
+    (["train", "--dropout", "1.5"], "dropout must be < 1"),
+    (["predict", "m.safetensors"], "give either --index N or one or more IMAGE files"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_data_errors_exit_1(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "none.safetensors")]) == 1
+    assert "none.safetensors: no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    model = tmp_path / "m.safetensors"
+    from digitnet import MLP, save_model
+
+    save_model(model, MLP([784, 8, 10]))
+    assert main(["predict", str(model), str(bad)]) == 1
+    assert "bad.png: not a readable image" in capsys.readouterr().err
+
+
+def test_config_file_and_flag_precedence(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text('hidden = [8]\nepochs = 1\nbatch_size = "full"\nlr = 0.5\noptimizer = "sgd"\nschedule = "constant"\n')
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--config", str(config), "--hidden", "12", "--out", str(out)]) == 0
+    from digitnet import load_model
+
+    model = load_model(out)
+    assert model.sizes == [784, 12, 10]
+    assert model.metadata["config"]["batch_size"] is None and model.metadata["config"]["lr"] == 0.5
+    config.write_text("hiden = [8]\n")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--config", str(config)])
+    assert info.value.code == 2 and "unknown setting(s) hiden" in capsys.readouterr().err
