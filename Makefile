@@ -14,12 +14,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+DEMO := demo
+
 demo: $(STAMP)
-	$(BIN)/digitnet train
+	$(BIN)/digitnet train --plots $(DEMO) --log $(DEMO)/train.jsonl
+	$(BIN)/digitnet evaluate --plots $(DEMO)
+	$(BIN)/digitnet report --out $(DEMO)
 	@echo
-	@echo "Next, try:"
-	@echo "  $(BIN)/digitnet evaluate                  # per-class accuracy and confusion matrix"
-	@echo "  $(BIN)/digitnet predict \$$(cat $${DIGITNET_HOME:-~/.local/share/digitnet}/models/latest) --index 0"
+	@echo "Pictures and a report are in $(DEMO)/ (open $(DEMO)/index.html). Next, try:"
+	@echo "  $(BIN)/digitnet evaluate                 # accuracy, per-class accuracy, confusion matrix"
+	@echo "  $(BIN)/digitnet predict MODEL --index 0  # MODEL: the path printed above"
 	@echo "  $(BIN)/digitnet train --recipe seed      # the tutorial's run, line for line"
 
 test: $(STAMP)

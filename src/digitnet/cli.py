@@ -14,7 +14,6 @@ import numpy as np
 
 from . import __version__
 from .errors import DataError, DigitnetError, TrainingDiverged, UsageError
-from .train import Callback
 
 BLOCKS = " ░▒▓█"
 _UNSET = object()  # default of flags whose value may legitimately be None
@@ -94,13 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision")
     t.add_argument("--data", metavar="NAME|DIR", help="dataset name (mnist) or a directory with the four IDX files")
     t.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save the model (default: user data dir)")
+    t.add_argument("--plots", type=Path, metavar="DIR", help="write the learning curves (PNG) to DIR")
+    t.add_argument("--log", type=Path, metavar="FILE.jsonl", help="write one JSON record per logged epoch to FILE")
+    t.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix",
                        description="Evaluate a saved model on a dataset's test split.")
     e.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
     e.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
+    e.add_argument("--plots", type=Path, metavar="DIR", help="write the confusion matrix, worst mistakes, per-class "
+                   "accuracy, first-layer weights and reliability diagram (PNG) to DIR")
     e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("report", help="a self-contained HTML report of a model",
+                       description="Write DIR/index.html: the model card and every plot, images embedded (no network needed).")
+    r.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    r.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for index.html")
+    r.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
+    r.set_defaults(func=cmd_report)
 
     p = sub.add_parser("predict", help="classify test images or your own pictures",
                        description="Show an image as the network sees it, the prediction and the ten probabilities.")
@@ -177,51 +188,35 @@ def cmd_train(args) -> int:
     from .io import save_model
     from .recipes import train
 
+    from .display import JsonlLog, LineLog, ProgressBars, summary_table
+
     dataset = datasets.load(config.data)
-    console.print(f"training {args.recipe}: 784-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
-                  f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
-                  f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
-    callbacks = [TutorialLog(console) if config.tutorial_cost else EpochLog(console)]
+    say = (lambda *a, **k: None) if args.quiet else console.print
+    say(f"training {args.recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
+        f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
+        f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
+    callbacks = []
+    if not args.quiet:
+        display = ProgressBars if console.is_terminal else LineLog
+        callbacks.append(display(console, tutorial=config.tutorial_cost))
+    if args.log:
+        callbacks.append(JsonlLog(args.log))
     result = train(config, dataset, callbacks=callbacks)
     model = result.model
     model.metadata["recipe"] = args.recipe
-    acc = model.metadata["test_accuracy"]
-    console.print(f"test accuracy: {acc * 100:.2f}% on {model.metadata['test_samples']:,} test images "
-                  f"({model.metadata['train_seconds']:.1f} s of training)")
     out = args.out or paths.new_model_path(args.recipe)
     save_model(out, model, model.metadata)
     paths.remember_latest(out)
-    console.print(f"model saved to {out}")
+    if not args.quiet:
+        console.print(summary_table(result.history, model.metadata, len(dataset.train)))
+    if args.plots:
+        from . import plots
+
+        plots.save(plots.learning_curves(result.history), args.plots / "learning_curves.png")
+        say(f"learning curves written to {args.plots / 'learning_curves.png'}")
+    console.print(f"test accuracy: {model.metadata['test_accuracy'] * 100:.2f}% on {model.metadata['test_samples']:,} "
+                  f"test images ({model.metadata['train_seconds']:.1f} s of training); model saved to {out}")
     return 0
-
-
-class EpochLog(Callback):
-    """One plain line per logged epoch."""
-
-    def __init__(self, console):
-        self.console = console
-
-    def on_epoch_end(self, state, record):
-        if record is None:
-            return
-        val = f"  val loss {record['val_loss']:.4f}  val acc {record['val_accuracy'] * 100:.2f}%" if "val_loss" in record else ""
-        self.console.print(f"epoch {record['epoch'] + 1:>3}/{state.epochs}  loss {record['loss']:.4f}  "
-                           f"acc {record['accuracy'] * 100:.2f}%{val}  lr {record['lr']:.2g}  {record['seconds']:.1f} s")
-
-
-class TutorialLog(EpochLog):
-    """The tutorial's own lines: ``Cost after iteration i: C Accuracy: A``.
-
-    The cost is the tutorial's convention, ``-mean(Y * log(A + 1e-8))`` over samples
-    *and* classes (the per-sample cross-entropy / 10); the usual per-sample
-    cross-entropy follows after a bar.
-    """
-
-    def on_epoch_end(self, state, record):
-        if record is None:
-            return
-        line = "Cost after iteration %i: %f Accuracy: %f" % (record["epoch"], record["cost"], record["accuracy"] * 100)
-        self.console.print(f"{line}  | cross-entropy {record['loss']:.6f}", markup=False)
 
 
 # --- evaluate ---
@@ -262,11 +257,28 @@ def cmd_evaluate(args) -> int:
     table.add_column("true", justify="right")
     for j in range(dataset.num_classes):
         table.add_column(str(j), justify="right")
-    table.add_column("accuracy", justify="right")
+    table.add_column("acc.", justify="right")
     for i, acc in enumerate(per_class_accuracy(cm)):
         cells = [f"[bold]{v}[/]" if i == j else (str(v) if v else "·") for j, v in enumerate(cm[i])]
         table.add_row(f"{i} {dataset.classes[i] if dataset.classes[i] != str(i) else ''}".strip(), *cells, f"{acc * 100:.1f}%")
     console.print(table)
+    if args.plots:
+        from . import plots
+
+        for name, fig in plots.evaluation_figures(model, dataset).items():
+            plots.save(fig, args.plots / f"{name}.png")
+        console.print(f"plots written to {args.plots}/")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import paths
+    from .report import write_report
+
+    model_path = args.model or paths.latest_model()
+    model, dataset = _model_and_data(model_path, args.data)
+    path = write_report(model, dataset, args.out, model_path=str(model_path))
+    _console().print(f"report written to {path}")
     return 0
 
 

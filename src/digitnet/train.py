@@ -58,6 +58,8 @@ class TrainState:
     rng: np.random.Generator
     epochs: int
     steps_per_epoch: int
+    n_samples: int = 0
+    batch_size: int = 0
     epoch: int = 0
     step_in_epoch: int = 0
     stop: bool = False
@@ -143,7 +145,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     history = History() if history is None else history
     steps_per_epoch = math.ceil(n / batch_size)
-    state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, epoch=start_epoch,
+    state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, n, batch_size, epoch=start_epoch,
                        seconds=history.last.get("seconds", 0.0) if history.records else 0.0)
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
