@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .blocked import BlockedRows
 from .errors import UsageError
 
 
@@ -66,13 +67,19 @@ class Dense:
         W, b = self.params["W"], self.params["b"]
         self._x = x
         yT = self._buffers.get("y", (W.shape[1], x.shape[0]), W.dtype)
-        np.matmul(W.T, x.T, out=yT)  # Yᵀ = Wᵀ Xᵀ: the same product, batch as the long output dimension
+        if isinstance(x, BlockedRows):  # a fixed sparse input, stored to skip its zero columns
+            x.wt_xt(W.T, out=yT)
+        else:
+            np.matmul(W.T, x.T, out=yT)  # Yᵀ = Wᵀ Xᵀ: the same product, batch as the long output dimension
         yT += b[:, None]
         return yT.T
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         W, x = self.params["W"], self._x
-        np.matmul(dy.T, x, out=self.grads["W"].T)  # dWᵀ = dYᵀ X
+        if isinstance(x, BlockedRows):
+            x.dt_x(dy.T, out=self.grads["W"].T)
+        else:
+            np.matmul(dy.T, x, out=self.grads["W"].T)  # dWᵀ = dYᵀ X
         np.sum(dy, axis=0, out=self.grads["b"])
         if not self.input_grad:
             return None

@@ -12,7 +12,9 @@ from typing import Callable
 
 import numpy as np
 
+from .blocked import BlockedRows
 from .errors import TrainingDiverged, UsageError
+from .layers import Dense
 from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import Optimizer
@@ -147,10 +149,14 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     steps_per_epoch = math.ceil(n / batch_size)
     state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, n, batch_size, epoch=start_epoch,
                        seconds=history.last.get("seconds", 0.0) if history.records else 0.0)
+    if full_batch and n >= 4096 and isinstance(model.layers[0], Dense):
+        blocked = BlockedRows(X)
+        if blocked.density < 0.7:  # worth it: both products of the first layer skip the zero columns
+            X, y = blocked, y[blocked.order]
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     batch_metrics = batch_metrics or {}
-    xb_buffer = np.empty((batch_size, X.shape[1]), model.dtype)
+    xb_buffer = None if full_batch else np.empty((batch_size, X.shape[1]), model.dtype)
 
     for cb in callbacks:
         cb.on_train_begin(state)

@@ -1,0 +1,68 @@
+"""A fixed, mostly-zero input matrix stored for the repeated products of full-batch training.
+
+Full-batch gradient descent multiplies the same X by a weight matrix in every
+iteration, twice (Z = X W forward, dW = Xᵀ dZ backward). MNIST pixels are 81%
+zeros, and which pixels carry ink depends on where the digit sits. So the rows
+(samples) are sorted by the bounding box of their non-zero columns and cut into
+blocks; each block keeps only the columns that are non-zero somewhere in it
+(about half of them). Both products then skip the all-zero columns of each block:
+the result is the same sum over the same non-zero terms, in another order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class BlockedRows:
+    """``X`` (n, d) as row blocks that keep only their non-zero columns.
+
+    ``order`` is the permutation applied to the rows: block row i is ``X[order[i]]``;
+    labels must be permuted the same way.
+    """
+
+    def __init__(self, X: np.ndarray, block_rows: int = 1024):
+        X = np.asarray(X)
+        n, d = X.shape
+        side = int(round(np.sqrt(d)))
+        ink = X != 0
+        # Sort by the bounding box of each sample's non-zero columns (top, left, bottom, right),
+        # seen as a square image when d is a square.
+        image = ink.reshape(n, side, side) if side * side == d else ink.reshape(n, 1, d)
+        any_row, any_col = image.any(axis=2), image.any(axis=1)
+        top, left = any_row.argmax(axis=1), any_col.argmax(axis=1)
+        bottom, right = any_row[:, ::-1].argmax(axis=1), any_col[:, ::-1].argmax(axis=1)
+        self.order = np.lexsort((-right, -bottom, left, top))
+        self.shape, self.dtype = (n, d), X.dtype
+        self.blocks: list[tuple[slice, np.ndarray, np.ndarray]] = []
+        for start in range(0, n, block_rows):
+            idx = self.order[start:start + block_rows]
+            used = np.flatnonzero(ink[idx].any(axis=0))
+            self.blocks.append((slice(start, start + len(idx)), used, np.ascontiguousarray(X[idx][:, used])))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def density(self) -> float:
+        """Fraction of the dense matrix's entries that the blocks store."""
+        return sum(b.size for _, _, b in self.blocks) / (self.shape[0] * self.shape[1])
+
+    def wt_xt(self, WT: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out (k, n) = WT (k, d) @ Xᵀ, in block-row order."""
+        for rows, used, block in self.blocks:
+            np.matmul(WT[:, used], block.T, out=out[:, rows])
+        return out
+
+    def dt_x(self, DT: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out (k, d) = DT (k, n) @ X, with DT's columns in block-row order."""
+        out[...] = 0
+        for rows, used, block in self.blocks:
+            out[:, used] += DT[:, rows] @ block
+        return out
+
+    def to_dense(self) -> np.ndarray:
+        X = np.zeros(self.shape, self.dtype)
+        for rows, used, block in self.blocks:
+            X[self.order[rows][:, None], used] = block
+        return X
