@@ -107,7 +107,7 @@ def _relu(z):
 
 
 def _relu_backward(dy, y):  # dZ = dA * [A > 0]
-    np.multiply(dy, 0, out=dy, where=y <= 0)
+    dy *= y > 0
 
 
 LEAKY_SLOPE = 0.01
@@ -118,7 +118,10 @@ def _leaky_relu(z):
 
 
 def _leaky_relu_backward(dy, y):  # dZ = dA * (1 if A > 0 else a)
-    np.multiply(dy, LEAKY_SLOPE, out=dy, where=y <= 0)
+    slope = (y > 0).astype(dy.dtype)
+    slope *= 1 - LEAKY_SLOPE
+    slope += LEAKY_SLOPE
+    dy *= slope
 
 
 def _sigmoid(z):  # σ(z) = (1 + tanh(z/2)) / 2: no overflow for large |z|

@@ -156,7 +156,6 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     batch_metrics = batch_metrics or {}
-    xb_buffer = None if full_batch else np.empty((batch_size, X.shape[1]), model.dtype)
 
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -173,8 +172,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
                 xb, yb = X, y
             else:
                 idx = order[i * batch_size:(i + 1) * batch_size] if order is not None else slice(i * batch_size, (i + 1) * batch_size)
-                yb = y[idx]
-                xb = np.take(X, idx, axis=0, out=xb_buffer[:len(yb)]) if order is not None else X[idx]
+                xb, yb = X[idx], y[idx]
             logits = model.forward(xb, training=True, rng=rng)
             if logged:
                 totals["correct"] += np.count_nonzero(logits.argmax(axis=1) == yb)

@@ -1,0 +1,101 @@
+"""The reference implementations the benchmarks run beside digitnet: PyTorch (CPU) and scikit-learn.
+
+Each function does the same work as its digitnet counterpart, on the same
+in-memory float32 data, and returns seconds of training (evaluation excluded).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+
+
+def torch_mlp(sizes, activation="relu"):
+    import torch
+
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU() if activation == "relu" else torch.nn.Tanh())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant", activation="relu",
+                optimizer="adam", step_lrs=None, max_steps=None, eval_fn=None):
+    """Mini-batch (or full-batch when batch_size >= n) training in PyTorch, the usual way.
+
+    Returns (seconds, model). ``eval_fn(model) -> bool`` is called after each epoch
+    outside the timed region; training stops when it returns True.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
+    model = torch_mlp(sizes, activation)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+    n = len(Xt)
+    full = batch_size >= n
+    steps_per_epoch = 1 if full else math.ceil(n / batch_size)
+    sched = None
+    if schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
+                                                    anneal_strategy="cos", div_factor=25, final_div_factor=1e4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    seconds = 0.0
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        if full:
+            if step_lrs:
+                for group in opt.param_groups:
+                    group["lr"] = step_lrs(epoch)
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(Xt), yt).backward()
+            opt.step()
+        else:
+            order = torch.randperm(n, generator=generator)
+            for i in range(steps_per_epoch):
+                idx = order[i * batch_size:(i + 1) * batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss_fn(model(Xt.index_select(0, idx)), yt.index_select(0, idx)).backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+        seconds += time.perf_counter() - start
+        if eval_fn is not None and eval_fn(model):
+            break
+    return seconds, model
+
+
+def torch_accuracy(model, X, y) -> float:
+    import torch
+
+    with torch.no_grad():
+        pred = model(torch.from_numpy(np.ascontiguousarray(X, np.float32))).argmax(1).numpy()
+    return float(np.mean(pred == y))
+
+
+def sklearn_train(X, y, hidden, *, epochs, batch_size, lr, seed, eval_fn=None):
+    """scikit-learn's MLPClassifier (Adam), one epoch per ``fit`` call with ``warm_start``."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam", batch_size=batch_size,
+                        learning_rate_init=lr, max_iter=1, warm_start=True, shuffle=True, random_state=seed, tol=0)
+    seconds = 0.0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+        seconds += time.perf_counter() - start
+        if eval_fn is not None and eval_fn(clf):
+            break
+    return seconds, clf
