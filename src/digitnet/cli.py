@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--plots", type=Path, metavar="DIR", help="write the learning curves (PNG) to DIR")
     t.add_argument("--log", type=Path, metavar="FILE.jsonl", help="write one JSON record per logged epoch to FILE")
     t.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
+    t.add_argument("--checkpoint-dir", type=Path, metavar="DIR", help="write a checkpoint to DIR every epoch (atomically)")
+    t.add_argument("--checkpoint-every", type=_number(int, minimum=1, name="checkpoint interval"), default=0, metavar="N",
+                   help="also checkpoint every N optimizer steps")
+    t.add_argument("--keep", type=_number(int, minimum=1, name="keep"), default=3, metavar="K",
+                   help="keep the newest K checkpoints (default 3)")
+    t.add_argument("--resume", type=Path, metavar="DIR", help="continue the run whose checkpoints are in DIR "
+                   "(its config is used; the result is bit-identical to an uninterrupted run)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix",
@@ -112,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for index.html")
     r.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
     r.set_defaults(func=cmd_report)
+
+    d = sub.add_parser("datasets", help="list, download or verify datasets",
+                       description="Registered datasets: mnist (embedded), fashion-mnist and kmnist (downloaded on first "
+                                   "use into the user cache, or $DIGITNET_CACHE).")
+    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dsub.add_parser("list", help="each dataset, and where it is")
+    dl = dsub.add_parser("download", help="fetch a dataset now (tries each mirror, verifies checksums)")
+    dl.add_argument("name", metavar="NAME")
+    ver = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 / MD5")
+    ver.add_argument("name", metavar="NAME|DIR")
+    d.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("predict", help="classify test images or your own pictures",
                        description="Show an image as the network sees it, the prediction and the ten probabilities.")
@@ -183,16 +201,29 @@ def cmd_train(args) -> int:
         for name, recipe in RECIPES.items():
             console.print(f"{name:10} {recipe.description}")
         return 0
-    config = resolve_config(args)
-    from . import datasets, paths
+    from . import checkpoint, datasets, paths
     from .io import save_model
-    from .recipes import train
+    from .recipes import TrainConfig, train
+
+    resume_from, recipe = None, args.recipe
+    if args.resume:
+        resume_from = checkpoint.latest(args.resume)
+        _, _, _, saved = checkpoint.read(resume_from)
+        config, recipe = TrainConfig.from_dict(saved["config"]), saved.get("recipe", recipe)
+        args.out = args.out or (Path(saved["out"]) if saved.get("out") else None)
+        args.checkpoint_dir = args.checkpoint_dir or args.resume
+    else:
+        config = resolve_config(args)
+        if args.checkpoint_dir and checkpoint.checkpoints(args.checkpoint_dir):
+            raise UsageError(f"{args.checkpoint_dir} already holds checkpoints of a run: continue it with "
+                             f"--resume {args.checkpoint_dir}, or choose an empty directory")
+    out = args.out or paths.new_model_path(recipe)
 
     from .display import JsonlLog, LineLog, ProgressBars, summary_table
 
     dataset = datasets.load(config.data)
     say = (lambda *a, **k: None) if args.quiet else console.print
-    say(f"training {args.recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
+    say(("resuming " + str(resume_from) + ": " if resume_from else "") + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
         f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
         f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
     callbacks = []
@@ -201,10 +232,11 @@ def cmd_train(args) -> int:
         callbacks.append(display(console, tutorial=config.tutorial_cost))
     if args.log:
         callbacks.append(JsonlLog(args.log))
-    result = train(config, dataset, callbacks=callbacks)
+    result = train(config, dataset, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
+                   checkpoint_every=args.checkpoint_every, keep=args.keep, resume_from=resume_from,
+                   extra_metadata={"recipe": recipe, "out": str(out)})
     model = result.model
-    model.metadata["recipe"] = args.recipe
-    out = args.out or paths.new_model_path(args.recipe)
+    model.metadata["recipe"] = recipe
     save_model(out, model, model.metadata)
     paths.remember_latest(out)
     if not args.quiet:
@@ -279,6 +311,43 @@ def cmd_report(args) -> int:
     model, dataset = _model_and_data(model_path, args.data)
     path = write_report(model, dataset, args.out, model_path=str(model_path))
     _console().print(f"report written to {path}")
+    return 0
+
+
+# --- datasets ---
+
+def cmd_datasets(args) -> int:
+    from . import datasets, download
+
+    console = _console()
+    if args.action == "list":
+        for info in datasets.REGISTRY.values():
+            if info.embedded:
+                where = f"embedded ({datasets.embedded_dir()})"
+            elif download.is_complete(info):
+                where = f"downloaded ({download.target_dir(info)})"
+            else:
+                where = f"not downloaded (will be fetched into {download.target_dir(info)})"
+            console.print(f"{info.name:14} {info.description}\n{'':14} {where}", markup=False)
+        return 0
+    if args.action == "download":
+        info = datasets.REGISTRY.get(args.name)
+        if info is None:
+            raise UsageError(f"unknown dataset {args.name!r}: expected one of {', '.join(datasets.REGISTRY)}")
+        if info.embedded:
+            console.print(f"{info.name} ships inside the package: nothing to download ({datasets.embedded_dir()})")
+            return 0
+        path = download.download(info, progress=console.is_terminal)
+        console.print(f"{info.name} downloaded and verified in {path}")
+        return 0
+    dataset = datasets.load(args.name)  # verifies registered datasets' SHA-256 while reading
+    info = datasets.REGISTRY.get(dataset.name)
+    for stem, digest in dataset.sha256.items():
+        expected = info.sha256.get(stem) if info else None
+        status = "ok" if expected == digest else ("no published SHA-256" if info and not expected else "unregistered")
+        console.print(f"{stem:26} sha256 {digest}  {status}", markup=False)
+    console.print(f"{dataset.name}: {len(dataset.train):,} train and {len(dataset.test):,} test images, "
+                  f"{dataset.num_classes} classes, read from {dataset.source}")
     return 0
 
 

@@ -165,9 +165,12 @@ class TrainResult:
     metadata: dict = field(default_factory=dict)
 
 
-def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = ()) -> TrainResult:
+def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), checkpoint_dir=None,
+          checkpoint_every: int = 0, keep: int = 3, resume_from=None, extra_metadata: dict | None = None) -> TrainResult:
     """Train per ``config`` on ``dataset`` (from :func:`digitnet.datasets.load`), evaluate on its test split.
 
+    ``checkpoint_dir``: write checkpoints there (every epoch, and every ``checkpoint_every``
+    steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
     The returned model's ``metadata`` holds everything the model file should record.
     """
     X = dataset.train.features(config.dtype)
@@ -183,11 +186,20 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = ()) -> Tr
     callbacks = list(callbacks)
     if config.patience:
         callbacks.append(EarlyStopping(config.patience, monitor="val_loss"))
+    from .checkpoint import Checkpointer, restore
+
+    checkpointer = None
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, every_steps=checkpoint_every, keep=keep,
+                                    metadata={"config": config.to_dict(), "dataset": dataset.name, **(extra_metadata or {})})
+    rng, resume = np.random.default_rng(config.seed), None
+    if resume_from is not None:
+        resume, rng = restore(resume_from, model, optimizer, callbacks)
     started = time.perf_counter()
-    history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch,
-                  rng=np.random.default_rng(config.seed), validation=validation, callbacks=callbacks,
-                  log_every=config.log_every, label_smoothing=config.label_smoothing,
-                  batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None)
+    history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
+                  callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
+                  batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
+                  checkpoint=checkpointer, resume=resume)
     seconds = time.perf_counter() - started
     del X
     test_pred = model.predict(dataset.test.features(config.dtype))

@@ -81,6 +81,12 @@ class Callback:
 
     def on_train_end(self, state: TrainState) -> None: ...
 
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        """(arrays, JSON-able scalars) to checkpoint, for callbacks whose state affects the result."""
+        return {}, {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict) -> None: ...
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` logged epochs; restore the best weights."""
@@ -108,13 +114,32 @@ class EarlyStopping(Callback):
         if self.restore_best and self.best_params is not None:
             state.model.set_params(self.best_params)
 
+    def state_dict(self):
+        return dict(self.best_params or {}), {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, arrays, scalars):
+        self.best, self.best_epoch, self.wait = scalars["best"], scalars["best_epoch"], scalars["wait"]
+        self.best_params = {k: np.array(v) for k, v in arrays.items()} or None
+
+
+@dataclass
+class Resume:
+    """Where an interrupted run stopped: enough to continue it bit for bit (see :mod:`digitnet.checkpoint`)."""
+
+    epoch: int
+    step_in_epoch: int = 0
+    order: np.ndarray | None = None  # the interrupted epoch's permutation
+    totals: dict = field(default_factory=dict)  # the interrupted epoch's running sums
+    seconds: float = 0.0
+    history: History = field(default_factory=History)
+
 
 def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int = 10,
         batch_size: int | None = 128, rng: np.random.Generator | None = None,
         validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: list[Callback] = (),
         log_every: int = 1, label_smoothing: float = 0.0,
         batch_metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
-        history: History | None = None, start_epoch: int = 0, shuffle: bool = True) -> History:
+        checkpoint=None, resume: Resume | None = None, shuffle: bool = True) -> History:
     """Train ``model`` with ``optimizer`` on ``X`` (n_samples, n_features) and integer labels ``y``.
 
     Parameters
@@ -127,11 +152,16 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
         counting from epoch 0 — the tutorial logs every 10 iterations.
     batch_metrics : extra ``name -> f(logits, labels)`` measured on each training batch
         of a logged epoch (before its update), averaged like the loss.
-    history, start_epoch : continue an earlier run (used when resuming a checkpoint).
+    checkpoint : a :class:`digitnet.checkpoint.Checkpointer`, called at the end of every
+        epoch and every ``checkpoint.every_steps`` steps.
+    resume : continue an interrupted run (model, optimizer and ``rng`` already restored,
+        see :func:`digitnet.checkpoint.restore`); the result is bit-identical to a run
+        that was never interrupted.
 
     Each epoch visits the samples in a new permutation drawn from ``rng``
     (indices are shuffled, not the arrays). Raises
-    :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite.
+    :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite,
+    before anything is checkpointed.
     """
     X = np.ascontiguousarray(X, dtype=model.dtype)  # converted once, never per batch
     y = np.asarray(y)
@@ -145,10 +175,11 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     if batch_size < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
     rng = np.random.default_rng(0) if rng is None else rng
-    history = History() if history is None else history
+    resume = resume or Resume(epoch=0)
+    history = resume.history
     steps_per_epoch = math.ceil(n / batch_size)
-    state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, n, batch_size, epoch=start_epoch,
-                       seconds=history.last.get("seconds", 0.0) if history.records else 0.0)
+    state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, n, batch_size,
+                       epoch=resume.epoch, seconds=resume.seconds)
     if full_batch and n >= 4096 and isinstance(model.layers[0], Dense):
         blocked = BlockedRows(X)
         if blocked.density < 0.7:  # worth it: both products of the first layer skip the zero columns
@@ -159,14 +190,18 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
 
     for cb in callbacks:
         cb.on_train_begin(state)
-    for epoch in range(start_epoch, epochs):
+    for epoch in range(resume.epoch, epochs):
         state.epoch = epoch
         logged = epoch % log_every == 0
         started = time.perf_counter()
-        order = rng.permutation(n) if shuffle and not full_batch else None
-        totals = dict.fromkeys(("loss", "correct", *batch_metrics), 0.0)
+        first = 0
+        if epoch == resume.epoch and resume.step_in_epoch:
+            first, order, totals = resume.step_in_epoch, resume.order, dict(resume.totals)
+        else:
+            order = rng.permutation(n) if shuffle and not full_batch else None
+            totals = dict.fromkeys(("loss", "correct", *batch_metrics), 0.0)
         lr = optimizer.lr
-        for i in range(steps_per_epoch):
+        for i in range(first, steps_per_epoch):
             state.step_in_epoch = i
             if full_batch:
                 xb, yb = X, y
@@ -175,7 +210,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
                 xb, yb = X[idx], y[idx]
             logits = model.forward(xb, training=True, rng=rng)
             if logged:
-                totals["correct"] += np.count_nonzero(logits.argmax(axis=1) == yb)
+                totals["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == yb))
                 for name, metric in batch_metrics.items():
                     totals[name] += metric(logits, yb) * len(yb)
             loss, dlogits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing, out=logits)
@@ -189,10 +224,13 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
             state.batch_loss = loss
             for cb in callbacks:
                 cb.on_batch_end(state)
+            if (checkpoint is not None and checkpoint.every_steps and optimizer.t % checkpoint.every_steps == 0
+                    and i + 1 < steps_per_epoch):
+                _check_finite(model, epoch, lr)
+                checkpoint.save(model, optimizer, rng, callbacks, Resume(
+                    epoch, i + 1, order, totals, state.seconds + time.perf_counter() - started, history))
         state.seconds += time.perf_counter() - started
-        if not all(np.isfinite(p).all() for p in model.params.values()):
-            raise TrainingDiverged(f"a parameter became NaN or infinite during epoch {epoch} (learning rate {lr:g}); "
-                                   "try a smaller learning rate (--lr)")
+        _check_finite(model, epoch, lr)
         record = None
         if logged:
             record = {"epoch": epoch, "step": optimizer.t, "lr": lr, "loss": totals["loss"] / n,
@@ -203,11 +241,20 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
             history.records.append(record)
         for cb in callbacks:
             cb.on_epoch_end(state, record)
+        if checkpoint is not None:
+            checkpoint.save(model, optimizer, rng, callbacks, Resume(epoch + 1, 0, None, {}, state.seconds, history))
         if state.stop:
             break
     for cb in callbacks:
         cb.on_train_end(state)
     return history
+
+
+def _check_finite(model: MLP, epoch: int, lr: float) -> None:
+    for name, p in model.params.items():
+        if not np.isfinite(p).all():
+            raise TrainingDiverged(f"parameter {name} became NaN or infinite during epoch {epoch} (learning rate {lr:g}); "
+                                   "try a smaller learning rate (--lr)")
 
 
 def evaluate_loss(model: MLP, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:

@@ -92,7 +92,11 @@ def _parse(stream: io.IOBase, path: Path, file_size: int | None) -> tuple[bytes,
         what = "truncated" if len(data) < expected else "longer than its header says"
         raise DataError(f"{path}: {what}: header claims shape {shape} = {expected:,} data bytes, found {len(data):,}"
                         + ("" if len(data) < expected else "+"))
-    return header + sizes, data, np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    try:
+        array = np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    except (ValueError, MemoryError) as exc:  # e.g. a zero dimension beside sizes whose product overflows
+        raise DataError(f"{path}: header shape {shape} cannot be represented ({exc})") from None
+    return header + sizes, data, array
 
 
 def _read_exactly(stream, n: int, path: Path, what: str) -> bytes:

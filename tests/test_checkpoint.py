@@ -1,0 +1,105 @@
+"""Checkpoints survive a crash: a training process killed with SIGKILL and resumed ends bit-identical."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from digitnet import load_model
+from digitnet.checkpoint import Checkpointer, checkpoints, read, restore
+from digitnet.errors import ModelFileError
+from digitnet.recipes import TrainConfig, build, train
+
+ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]
+
+
+def digitnet(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "digitnet", *map(str, args)], capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "ref.safetensors"
+    result = digitnet(*ARGS, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return load_model(out)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.75])
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, fraction):
+    """Killed right after the first checkpoint, and at 30% and 75% of the run's training time."""
+    ckpt, out = tmp_path / "ckpt", tmp_path / "run.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--checkpoint-dir", str(ckpt),
+                             "--checkpoint-every", "37", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not checkpoints(ckpt) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(fraction * reference.metadata["train_seconds"])
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not out.exists()
+    killed_at = read(checkpoints(ckpt)[-1])[2]
+    resumed = digitnet("train", "--resume", ckpt)
+    assert resumed.returncode == 0, resumed.stderr
+    model = load_model(out)
+    for name, value in reference.params.items():
+        assert np.array_equal(model.params[name], value), f"{name} differs after resuming at {killed_at['epoch']}"
+    assert [r["loss"] for r in model.metadata["history"]["records"]] == \
+           [r["loss"] for r in reference.metadata["history"]["records"]]
+
+
+def test_keep_last_k_and_no_temp_files(tmp_path, mnist):
+    train(TrainConfig(hidden=(16,), epochs=3), mnist, checkpoint_dir=tmp_path, checkpoint_every=100, keep=2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [p.name for p in checkpoints(tmp_path)] and len(names) == 2
+    assert names[-1] == "ckpt-0000001407.safetensors"  # 3 epochs x 469 steps
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_good_files(tmp_path):
+    ckpt, out = tmp_path / "ckpt", tmp_path / "m.safetensors"
+    result = digitnet("train", "--hidden", "32", "--epochs", "3", "--optimizer", "sgd", "--schedule", "step",
+                      "--lr", "1e9", "--checkpoint-dir", ckpt, "--checkpoint-every", "50", "--out", out)
+    assert result.returncode == 1
+    assert "training stopped:" in result.stderr and "step" in result.stderr and "learning rate 1e+09" in result.stderr
+    assert "try a smaller learning rate" in result.stderr
+    assert not out.exists()
+    for path in checkpoints(ckpt):  # whatever was written before is intact and finite
+        tensors = read(path)[0]
+        assert all(np.isfinite(t).all() for k, t in tensors.items() if k.startswith("model/"))
+
+
+def test_resume_refuses_an_empty_or_foreign_directory(tmp_path, capsys):
+    from digitnet.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--resume", str(tmp_path)])
+    assert info.value.code == 2 and "no checkpoints" in capsys.readouterr().err
+    train(TrainConfig(hidden=(8,), epochs=1), __import__("digitnet").datasets.load("mnist"), checkpoint_dir=tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--checkpoint-dir", str(tmp_path)])
+    assert info.value.code == 2 and "already holds checkpoints" in capsys.readouterr().err
+
+
+def test_tampered_checkpoint_is_refused(tmp_path, mnist):
+    config = TrainConfig(hidden=(8,), epochs=1)
+    train(config, mnist, checkpoint_dir=tmp_path)
+    path = checkpoints(tmp_path)[-1]
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 1
+    path.write_bytes(bytes(data))
+    model, optimizer = build(config, 784, 10, 469)
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        restore(path, model, optimizer)
+
+
+def test_checkpointer_rejects_nonsense():
+    from digitnet import UsageError
+
+    with pytest.raises(UsageError, match="keep >= 1"):
+        Checkpointer("x", keep=0)
