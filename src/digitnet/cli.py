@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
     r.set_defaults(func=cmd_report)
 
+    s = sub.add_parser("serve", help="the draw-a-digit web page", description=(
+        "Serve a page where you draw a digit and watch the model read it, and its JSON API "
+        "(documented at /docs). With no MODEL, the last model trained."))
+    s.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=_number(int, minimum=1, name="port"), default=8000, help="port (default 8000)")
+    s.set_defaults(func=cmd_serve)
+
     d = sub.add_parser("datasets", help="list, download or verify datasets",
                        description="Registered datasets: mnist (embedded), fashion-mnist and kmnist (downloaded on first "
                                    "use into the user cache, or $DIGITNET_CACHE).")
@@ -258,13 +266,7 @@ def _model_and_data(model_path, data):
     from .io import load_model
 
     model = load_model(model_path if model_path else paths.latest_model())
-    name = data or model.metadata.get("dataset", "mnist")
-    try:
-        dataset = datasets.load(name)
-    except DataError:
-        if data:
-            raise
-        dataset = datasets.load("mnist")
+    dataset = datasets.load(data) if data else datasets.load_for(model.metadata)
     if dataset.train.images[0].size != model.sizes[0] or dataset.num_classes != model.sizes[-1]:
         raise UsageError(f"the model takes {model.sizes[0]} inputs and {model.sizes[-1]} classes, "
                          f"but {dataset.name} has {dataset.train.images[0].size} pixels and {dataset.num_classes} classes")
@@ -311,6 +313,23 @@ def cmd_report(args) -> int:
     model, dataset = _model_and_data(model_path, args.data)
     path = write_report(model, dataset, args.out, model_path=str(model_path))
     _console().print(f"report written to {path}")
+    return 0
+
+
+# --- serve ---
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from . import paths
+    from .serve import create_app
+
+    if args.port > 65535:
+        raise UsageError(f"--port {args.port} is out of range (1 to 65535)")
+    model_path = args.model or paths.latest_model()
+    app = create_app(model_path)
+    _console().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/ (Ctrl+C to stop)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -179,6 +179,20 @@ def load(name: str | Path = "mnist") -> Dataset:
     return Dataset(info.name if info else directory.name, train, test, classes, digests, str(directory))
 
 
+def load_for(metadata: dict) -> Dataset:
+    """The dataset a model was trained on: the directory it was read from if it is still there, else by name."""
+    source = metadata.get("dataset_source")
+    name = metadata.get("dataset", "mnist")
+    if source and Path(source).is_dir():
+        try:
+            dataset = load(source)
+            if dataset.name == name:
+                return dataset
+        except DataError:
+            pass
+    return load(name)
+
+
 def _locate(info: DatasetInfo) -> Path:
     if info.embedded:
         return embedded_dir()

@@ -206,6 +206,7 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     test_accuracy = float(np.mean(test_pred == dataset.test.labels))
     model.metadata = {
         "config": config.to_dict(), "seed": config.seed, "dataset": dataset.name, "dataset_sha256": dataset.sha256,
+        "dataset_source": dataset.source,
         "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
         "test_accuracy": test_accuracy, "test_samples": len(test_pred),
         "history": history.to_dict(),

@@ -1,0 +1,227 @@
+"""FastAPI app around a trained model: the page, ``/api/predict``, ``/api/model``, ``/api/samples/random``.
+
+Everything a client sends is validated; bad input gets a 4xx with a JSON ``detail``
+message, never a 500. Bodies over 2 MB get 413 before they are read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field, ValidationError
+
+from .. import datasets
+from ..data.preprocess import INK_THRESHOLD, open_image, prepare
+from ..errors import DataError, DigitnetError
+from ..io import load_model
+from ..losses import softmax
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+PIXELS = 784
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+class PixelsIn(BaseModel):
+    """A 28x28 image, row by row, white ink on black, each value in [0, 1]."""
+
+    pixels: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(min_length=PIXELS, max_length=PIXELS)
+    preprocess: bool = Field(False, description="crop, scale and centre the ink as MNIST was made (for raw drawings)")
+
+
+class Prediction(BaseModel):
+    prediction: int
+    label: str
+    confidence: float
+    probabilities: list[float]
+    classes: list[str]
+    image: list[float] = Field(description="the 784 pixels the network saw, after preprocessing")
+
+
+class ModelCard(BaseModel):
+    sizes: list[int]
+    activation: str
+    parameters: int
+    dtype: str
+    test_accuracy: float | None
+    recipe: str | None
+    dataset: str
+    classes: list[str]
+    train_seconds: float | None
+
+
+class Sample(BaseModel):
+    index: int
+    label: int
+    label_name: str
+    pixels: list[float]
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+ERRORS = {413: {"model": Problem, "description": "body larger than 2 MB"},
+          415: {"model": Problem, "description": "not JSON, multipart or PNG/JPEG"},
+          422: {"model": Problem, "description": "invalid pixels or image, or no digit drawn"}}
+
+PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": PixelsIn.model_json_schema()},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a declared or actual body over ``limit`` bytes, without reading the rest."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return await _problem(400, "Content-Length is not a number")(scope, receive, send)
+            if int(declared) > self.limit:
+                return await _problem(413, f"request body of {int(declared):,} bytes is over the "
+                                           f"{self.limit:,}-byte limit")(scope, receive, send)
+        received = 0
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise HTTPException(413, f"request body is over the {self.limit:,}-byte limit")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _describe(errors) -> str:
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def create_app(model_path: str | Path) -> FastAPI:
+    """The app for the model saved at ``model_path``."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    meta = model.metadata
+    lock = threading.Lock()  # the model reuses its buffers: one forward pass at a time
+    classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
+    samples: dict = {}
+
+    def test_split():
+        if "split" not in samples:
+            try:
+                samples["split"] = datasets.load_for(meta).test
+            except DigitnetError as exc:
+                raise HTTPException(503, f"the model's test images are not available here: {exc}") from None
+        return samples["split"]
+
+    app = FastAPI(title="digitnet", version="1", description="Draw a digit and watch a from-scratch NumPy network read it.")
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        return _problem(422, _describe(exc.errors()))
+
+    @app.exception_handler(DataError)
+    async def bad_data(request, exc):
+        return _problem(422, str(exc))
+
+    def classify(image: np.ndarray) -> Prediction:
+        x = image.reshape(1, -1).astype(model.dtype)
+        with lock:
+            proba = softmax(model.forward(x).astype(np.float64))[0]
+        k = int(proba.argmax())
+        return Prediction(prediction=k, label=classes[k], confidence=float(proba[k]),
+                          probabilities=[float(p) for p in proba], classes=classes,
+                          image=[round(float(v), 4) for v in image.ravel()])
+
+    @app.post("/api/predict", response_model=Prediction, responses=ERRORS, openapi_extra={"requestBody": PREDICT_BODY},
+              summary="Classify a 28x28 image (JSON pixels) or a picture (PNG/JPEG upload or body)")
+    async def predict(request: Request) -> Prediction:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            try:
+                body = PixelsIn.model_validate_json(await request.body())
+            except ValidationError as exc:
+                return _problem(422, _describe(exc.errors()))
+            image = np.asarray(body.pixels, np.float32).reshape(28, 28)
+            if body.preprocess:
+                image = prepare(image, name="pixels")
+            elif image.max() < INK_THRESHOLD:
+                raise DataError("pixels: no digit found (all blank); draw a digit first")
+        elif kind == "multipart/form-data":
+            try:
+                form = await request.form(max_files=1, max_fields=4)
+            except HTTPException:
+                raise
+            except Exception as exc:  # malformed multipart
+                return _problem(422, f"malformed multipart body ({exc.__class__.__name__})")
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                return _problem(422, "multipart body needs an image file in the field 'file'")
+            image = prepare(open_image(await upload.read(), name=upload.filename or "upload"), name=upload.filename or "upload")
+        elif kind in IMAGE_TYPES:
+            image = prepare(open_image(await request.body(), name="body"), name="body")
+        else:
+            return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
+                                 "multipart/form-data with a 'file', or an image/png or image/jpeg body")
+        return classify(image)
+
+    @app.get("/api/model", response_model=ModelCard, summary="The model card")
+    async def model_card() -> ModelCard:
+        return ModelCard(sizes=model.sizes, activation=model.activation, parameters=model.n_params, dtype=model.dtype.name,
+                         test_accuracy=meta.get("test_accuracy"), recipe=meta.get("recipe"),
+                         dataset=meta.get("dataset", "mnist"), classes=classes, train_seconds=meta.get("train_seconds"))
+
+    @app.get("/api/samples/random", response_model=Sample, responses={422: {"model": Problem}, 503: {"model": Problem}},
+             summary="A real test image with its true label")
+    async def random_sample(index: Annotated[int | None, Query(ge=0, le=9999, description="a given test image instead")] = None) -> Sample:
+        split = test_split()
+        i = int(np.random.default_rng().integers(len(split))) if index is None else index
+        if i >= len(split):
+            return _problem(422, f"index {i} is out of range: the test set has {len(split)} images")
+        label = int(split.labels[i])
+        return Sample(index=i, label=label, label_name=classes[label] if label < len(classes) else str(label),
+                      pixels=[round(float(v), 4) for v in split.images[i].ravel() / 255])
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict:
+        return {"status": "ok", "model": model_path.name}
+
+    static = Path(str(resources.files("digitnet.serve") / "static"))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(static / "index.html")
+
+    return app
