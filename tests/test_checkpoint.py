@@ -29,17 +29,21 @@ def reference(tmp_path_factory):
     return load_model(out)
 
 
-@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.75])
-def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, fraction):
-    """Killed right after the first checkpoint, and at 30% and 75% of the run's training time."""
+@pytest.mark.parametrize("target_step, delay", [(37, 0.0), (700, 0.013), (1400, 0.031)])
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, target_step, delay):
+    """Killed just after the checkpoint at step 37, and a little after those at steps 700 and 1400
+    (of 1,688; mid-step or mid-write), then resumed."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "run.safetensors"
     proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--checkpoint-dir", str(ckpt),
                              "--checkpoint-every", "37", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not checkpoints(ckpt) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(fraction * reference.metadata["train_seconds"])
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = checkpoints(ckpt)
+        if found and int(found[-1].stem.split("-")[1]) >= target_step:
+            break
+        time.sleep(0.005)
+    time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
