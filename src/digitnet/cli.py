@@ -91,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_number(int, minimum=0, name="seed"), help="random seed (weights, shuffling, dropout)")
     t.add_argument("--log-every", type=_number(int, minimum=1, name="log interval"), help="log every N epochs")
     t.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision")
+    aug = t.add_argument_group("augmentation (random distortions of each training batch)")
+    aug.add_argument("--shift", type=_number(float, minimum=0, name="shift"), help="max shift, pixels")
+    aug.add_argument("--rotate", type=_number(float, minimum=0, name="rotation"), help="max rotation, degrees")
+    aug.add_argument("--scale", type=_number(float, minimum=0, below=1, name="scale"), help="max zoom per axis (0.1: 0.9x-1.1x)")
+    aug.add_argument("--shear", type=_number(float, minimum=0, name="shear"), help="max shear, degrees")
+    aug.add_argument("--elastic-alpha", type=_number(float, minimum=0, name="elastic alpha"),
+                     help="elastic distortion strength, pixels (Simard et al. 2003; 0: off)")
+    aug.add_argument("--elastic-sigma", type=_number(float, positive=True, name="elastic sigma"),
+                     help="elastic distortion smoothness, pixels")
     t.add_argument("--data", metavar="NAME|DIR", help="dataset name (mnist) or a directory with the four IDX files")
     t.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save the model (default: user data dir)")
     t.add_argument("--plots", type=Path, metavar="DIR", help="write the learning curves (PNG) to DIR")
@@ -119,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for index.html")
     r.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
     r.set_defaults(func=cmd_report)
+
+    a = sub.add_parser("augment", help="show what augmented digits look like",
+                       description="Write a picture grid: test digits, each followed by random distortions of it.")
+    a.add_argument("--show", type=Path, default=Path("augment.png"), metavar="FILE.png", help="where to write the grid")
+    a.add_argument("--recipe", default="best", metavar="NAME", help="take the augmentation settings of this recipe")
+    for flag in ("shift", "rotate", "scale", "shear", "elastic-alpha", "elastic-sigma"):
+        a.add_argument(f"--{flag}", type=_number(float, minimum=0, name=flag), help=f"override the recipe's {flag}")
+    a.add_argument("--seed", type=_number(int, minimum=0, name="seed"), default=0)
+    a.set_defaults(func=cmd_augment)
 
     s = sub.add_parser("serve", help="the draw-a-digit web page", description=(
         "Serve a page where you draw a digit and watch the model read it, and its JSON API "
@@ -194,7 +212,8 @@ def resolve_config(args):
         config = TrainConfig.from_dict({**config.to_dict(), **settings})
     flags = {name: getattr(args, name) for name in (
         "hidden", "activation", "init", "epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-        "warmup_epochs", "dropout", "label_smoothing", "validation", "patience", "seed", "log_every", "dtype", "data")}
+        "warmup_epochs", "dropout", "label_smoothing", "validation", "patience", "seed", "log_every", "dtype", "data",
+        "shift", "rotate", "scale", "shear", "elastic_alpha", "elastic_sigma")}
     changes = {k: v for k, v in flags.items() if v is not None}
     if args.batch_size is not _UNSET:
         changes["batch_size"] = args.batch_size
@@ -313,6 +332,22 @@ def cmd_report(args) -> int:
     model, dataset = _model_and_data(model_path, args.data)
     path = write_report(model, dataset, args.out, model_path=str(model_path))
     _console().print(f"report written to {path}")
+    return 0
+
+
+# --- augment ---
+
+def cmd_augment(args) -> int:
+    from . import datasets, plots
+    from .recipes import get_recipe
+
+    changes = {k: getattr(args, k) for k in ("shift", "rotate", "scale", "shear", "elastic_alpha", "elastic_sigma")
+               if getattr(args, k) is not None}
+    config = get_recipe(args.recipe).updated(**changes)
+    augment = config.augmentation()
+    test = datasets.load("mnist").test
+    plots.save(plots.augmentation_grid(test.X[:8], augment, np.random.default_rng(args.seed)), args.show)
+    _console().print(f"{augment} -> {args.show}")
     return 0
 
 

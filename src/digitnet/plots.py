@@ -188,6 +188,29 @@ def reliability_diagram(proba: np.ndarray, labels: np.ndarray, bins: int = 15) -
     return fig
 
 
+@_styled
+def augmentation_grid(images: np.ndarray, augment, rng: np.random.Generator, copies: int = 7) -> Figure:
+    """Each image (left column, framed) followed by ``copies`` random distortions of it."""
+    rows = len(images)
+    fig = _figure((copies + 1) * 1.1, rows * 1.1 + 0.6)
+    axes = np.atleast_2d(fig.subplots(rows, copies + 1))
+    side = int(round(np.sqrt(images.shape[1])))
+    for r, image in enumerate(images):
+        distorted = augment(np.repeat(image[None], copies, axis=0), rng)
+        for c, picture in enumerate([image, *distorted]):
+            ax = axes[r, c]
+            ax.imshow(picture.reshape(side, side), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(c == 0)
+                spine.set_color(ORANGE)
+                spine.set_linewidth(2)
+    fig.suptitle("Augmentation — original (framed), then random distortions", fontweight="bold")
+    return fig
+
+
 def evaluation_figures(model, dataset) -> dict[str, Figure]:
     """Every evaluation figure for ``model`` on ``dataset``'s test split, by file stem."""
     from .metrics import confusion_matrix

@@ -49,6 +49,12 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 1
     tutorial_cost: bool = False  # also report the tutorial's cost convention
+    shift: float = 0.0  # augmentation (digitnet.augment.Augment): max shift, px
+    rotate: float = 0.0  # max rotation, degrees
+    scale: float = 0.0  # max relative zoom per axis
+    shear: float = 0.0  # max shear, degrees
+    elastic_alpha: float = 0.0  # elastic distortion strength, px (0: off)
+    elastic_sigma: float = 5.0  # elastic distortion smoothness, px
     data: str = "mnist"
     description: str = ""
 
@@ -77,9 +83,15 @@ class TrainConfig:
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
             (0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed}"),
         ]
+        self.augmentation()  # validates the augmentation settings
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+
+    def augmentation(self):
+        from .augment import Augment
+
+        return Augment(self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha, self.elastic_sigma)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -114,6 +126,17 @@ RECIPES: dict[str, TrainConfig] = {
         hidden=(256, 256), activation="relu", epochs=6, batch_size=128, optimizer="adam", lr=2e-3,
         schedule="onecycle", seed=0,
         description="Fast: 784-256-256-10 ReLU, Adam with a one-cycle schedule, batch 128, 6 epochs."),
+    "best": TrainConfig(
+        hidden=(1024, 1024), activation="relu", epochs=60, batch_size=128, optimizer="adam", lr=1e-3,
+        schedule="onecycle", dropout=0.2, shift=2.0, rotate=10.0, scale=0.1, shear=5.0,
+        elastic_alpha=30.0, elastic_sigma=5.0, seed=0,
+        description="Best: 784-1024-1024-10 ReLU, dropout 0.2, random affine + elastic distortions, "
+                    "Adam one-cycle, batch 128, 60 epochs (under 10 minutes on 2 cores)."),
+    "tiny-best": TrainConfig(
+        hidden=(16, 16), activation="tanh", epochs=60, batch_size=64, optimizer="adam", lr=5e-3,
+        schedule="onecycle", seed=0,
+        description="The tutorial's own 784-16-16-10 tanh network trained as well as it can be: "
+                    "Adam one-cycle, batch 64, 60 epochs (under a minute)."),
 }
 
 
@@ -199,7 +222,7 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
                   callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
                   batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
-                  checkpoint=checkpointer, resume=resume)
+                  checkpoint=checkpointer, resume=resume, augment=config.augmentation(), augment_seed=config.seed)
     seconds = time.perf_counter() - started
     del X
     test_pred = model.predict(dataset.test.features(config.dtype))

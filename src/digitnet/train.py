@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -139,7 +140,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
         validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: list[Callback] = (),
         log_every: int = 1, label_smoothing: float = 0.0,
         batch_metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
-        checkpoint=None, resume: Resume | None = None, shuffle: bool = True) -> History:
+        checkpoint=None, resume: Resume | None = None, shuffle: bool = True,
+        augment=None, augment_seed: int = 0) -> History:
     """Train ``model`` with ``optimizer`` on ``X`` (n_samples, n_features) and integer labels ``y``.
 
     Parameters
@@ -157,6 +159,10 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     resume : continue an interrupted run (model, optimizer and ``rng`` already restored,
         see :func:`digitnet.checkpoint.restore`); the result is bit-identical to a run
         that was never interrupted.
+    augment : a :class:`digitnet.augment.Augment` applied to every training batch. Each
+        batch's distortions are drawn from ``(augment_seed, epoch, step)``, so the next
+        batch is prepared in a background thread while the current step trains, and a
+        resumed run draws the same ones.
 
     Each epoch visits the samples in a new permutation drawn from ``rng``
     (indices are shuffled, not the arrays). Raises
@@ -187,6 +193,16 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     batch_metrics = batch_metrics or {}
+    if augment is not None and (full_batch or augment.identity):
+        augment = None  # full-batch training keeps its fixed (blocked) input
+    prefetch = ThreadPoolExecutor(1, thread_name_prefix="digitnet-augment") if augment is not None else None
+
+    def batch(epoch: int, i: int, order):
+        idx = order[i * batch_size:(i + 1) * batch_size] if order is not None else slice(i * batch_size, (i + 1) * batch_size)
+        xb = X[idx]
+        if augment is not None:
+            xb = augment(xb, np.random.default_rng([augment_seed, epoch, i]))
+        return xb, y[idx]
 
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -201,13 +217,15 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
             order = rng.permutation(n) if shuffle and not full_batch else None
             totals = dict.fromkeys(("loss", "correct", *batch_metrics), 0.0)
         lr = optimizer.lr
+        upcoming = None
         for i in range(first, steps_per_epoch):
             state.step_in_epoch = i
             if full_batch:
                 xb, yb = X, y
             else:
-                idx = order[i * batch_size:(i + 1) * batch_size] if order is not None else slice(i * batch_size, (i + 1) * batch_size)
-                xb, yb = X[idx], y[idx]
+                xb, yb = upcoming.result() if upcoming is not None else batch(epoch, i, order)
+                if prefetch is not None and i + 1 < steps_per_epoch:
+                    upcoming = prefetch.submit(batch, epoch, i + 1, order)
             logits = model.forward(xb, training=True, rng=rng)
             if logged:
                 totals["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == yb))
@@ -245,6 +263,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
             checkpoint.save(model, optimizer, rng, callbacks, Resume(epoch + 1, 0, None, {}, state.seconds, history))
         if state.stop:
             break
+    if prefetch is not None:
+        prefetch.shutdown()
     for cb in callbacks:
         cb.on_train_end(state)
     return history
