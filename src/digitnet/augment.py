@@ -77,14 +77,15 @@ class Augment:
         src_y = (e[:, None, None] * yo - b[:, None, None] * xo) / det[:, None, None] + centre
         src_x = (-c[:, None, None] * yo + a[:, None, None] * xo) / det[:, None, None] + centre
         if self.alpha:
-            gT = gaussian_matrix(side, self.sigma).T * f32(self.alpha)
+            gT = gaussian_matrix(side, self.sigma).T
             for src in (src_y, src_x):
                 field = rng.random((n, side, side), dtype=f32)
                 field -= 0.5
                 field *= 2  # uniform in [-1, 1)
                 # G F Gᵀ as two large products: blur the rows, then (transposed) the columns
                 rows = (field.reshape(n * side, side) @ gT).reshape(n, side, side)
-                src += (rows.transpose(0, 2, 1).reshape(n * side, side) @ gT).reshape(n, side, side).transpose(0, 2, 1)
+                smooth = (rows.transpose(0, 2, 1).reshape(n * side, side) @ gT).reshape(n, side, side).transpose(0, 2, 1)
+                src += f32(self.alpha) * smooth
         return _bilinear(images.reshape(n, side, side), src_y, src_x).reshape(n, d).astype(images.dtype, copy=False)
 
 

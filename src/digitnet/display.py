@@ -114,7 +114,8 @@ def summary_table(history, metadata: dict, n_train: int) -> Table:
     table = Table(title="training summary", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("epochs", str(last.get("epoch", -1) + 1))
+    epochs = metadata.get("epochs_run", last.get("epoch", -1) + 1)
+    table.add_row("epochs", str(epochs))
     table.add_row("train loss / accuracy", f"{last.get('loss', float('nan')):.4f} / {last.get('accuracy', 0) * 100:.2f}%")
     if "val_loss" in last:
         table.add_row("validation loss / accuracy", f"{last['val_loss']:.4f} / {last['val_accuracy'] * 100:.2f}%")
@@ -122,5 +123,5 @@ def summary_table(history, metadata: dict, n_train: int) -> Table:
     seconds = metadata.get("train_seconds", 0.0)
     table.add_row("training time", f"{seconds:.1f} s")
     if seconds:
-        table.add_row("throughput", f"{n_train * (last.get('epoch', 0) + 1) / seconds:,.0f} samples/s")
+        table.add_row("throughput", f"{n_train * epochs / seconds:,.0f} samples/s")
     return table

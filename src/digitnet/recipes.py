@@ -133,10 +133,10 @@ RECIPES: dict[str, TrainConfig] = {
         description="Best: 784-1024-1024-10 ReLU, dropout 0.2, random affine + elastic distortions, "
                     "Adam one-cycle, batch 128, 60 epochs (under 10 minutes on 2 cores)."),
     "tiny-best": TrainConfig(
-        hidden=(16, 16), activation="tanh", epochs=60, batch_size=64, optimizer="adam", lr=5e-3,
-        schedule="onecycle", seed=0,
-        description="The tutorial's own 784-16-16-10 tanh network trained as well as it can be: "
-                    "Adam one-cycle, batch 64, 60 epochs (under a minute)."),
+        hidden=(16, 16), activation="tanh", epochs=50, batch_size=128, optimizer="adam", lr=5e-3,
+        schedule="onecycle", shift=1.5, rotate=10.0, scale=0.1, seed=0,
+        description="The tutorial's own 784-16-16-10 tanh network trained as well as it can be: random "
+                    "shifts, rotations and zooms against its overfitting, Adam one-cycle, batch 128, 50 epochs (under a minute)."),
 }
 
 
@@ -231,7 +231,7 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
         "config": config.to_dict(), "seed": config.seed, "dataset": dataset.name, "dataset_sha256": dataset.sha256,
         "dataset_source": dataset.source,
         "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
-        "test_accuracy": test_accuracy, "test_samples": len(test_pred),
+        "test_accuracy": test_accuracy, "test_samples": len(test_pred), "epochs_run": optimizer.t // steps_per_epoch,
         "history": history.to_dict(),
     }
     return TrainResult(model, history, config, seconds, model.metadata)
