@@ -64,3 +64,18 @@ def test_predict_proba_is_a_distribution(rng):
     assert p.shape == (9, 4) and p.dtype == np.float32
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(model.predict(rng.normal(size=(9, 6))).shape, (9,))
+
+
+def test_dropout_keeps_the_expectation_and_masks_the_gradient():
+    from digitnet.layers import Dropout
+
+    layer = Dropout(0.3)
+    x = np.full((400, 500), 2.0, np.float32)
+    y = layer.forward(x.copy(), training=True, rng=np.random.default_rng(0))
+    assert abs(y.mean() - 2.0) < 0.02  # inverted dropout: E[y] = x
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(y[kept], 2.0 / 0.7, rtol=1e-6)
+    dy = layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(dy != 0, kept)  # the gradient flows only where units were kept
+    np.testing.assert_array_equal(layer.forward(x.copy(), training=False), x)  # inference: identity
