@@ -6,7 +6,6 @@ message, never a 500. Bodies over 2 MB get 413 before they are read.
 
 from __future__ import annotations
 
-import json
 import threading
 from importlib import resources
 from pathlib import Path
