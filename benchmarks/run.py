@@ -24,11 +24,12 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
 import naive_tutorial  # noqa: E402
+from bench_seed import digitnet_seed  # noqa: E402
 import references  # noqa: E402
 from threadpoolctl import threadpool_info  # noqa: E402
 
-from digitnet import MLP, Adam, datasets, fit, tutorial_cost  # noqa: E402
-from digitnet.recipes import RECIPES, build, train  # noqa: E402
+from digitnet import MLP, Adam, datasets, fit  # noqa: E402
+from digitnet.recipes import RECIPES, train  # noqa: E402
 from digitnet.schedules import Constant  # noqa: E402
 
 
@@ -110,18 +111,13 @@ def time_to_98(data, repeats):
 def seed_recipe(data, repeats):
     """The tutorial's recipe: naive listing (float64), digitnet --recipe seed (float64), PyTorch (float32)."""
     X64, y = data.train.features(np.float64), data.train.labels
-    config = RECIPES["seed"]
     runs = {"naive": [], "digitnet": [], "pytorch": []}
     same_lines = True
     for _ in range(repeats):
         seconds, naive_lines = naive_tutorial.run(datasets.embedded_dir())
         runs["naive"].append(seconds)
-        model, optimizer = build(config, 784, 10, steps_per_epoch=1)
-        start = time.perf_counter()
-        history = fit(model, optimizer, X64, y, epochs=150, batch_size=None, log_every=10,
-                      batch_metrics={"cost": tutorial_cost})
-        runs["digitnet"].append(time.perf_counter() - start)
-        ours = ["Cost after iteration %i: %f Accuracy: %f" % (r["epoch"], r["cost"], r["accuracy"] * 100) for r in history.records]
+        seconds, ours = digitnet_seed(X64, y)
+        runs["digitnet"].append(seconds)
         same_lines &= ours == naive_lines
         seconds, _ = references.torch_train(data.train.X, y, [784, 16, 16, 10], epochs=150, batch_size=len(y), lr=0.5,
                                             seed=2, activation="tanh", optimizer="sgd",

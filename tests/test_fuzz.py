@@ -20,6 +20,13 @@ WORKDIR = Path(tempfile.mkdtemp(prefix="digitnet-fuzz-"))
 COUNT = {"idx": 0, "model": 0}
 
 
+def flip_bytes(draw, data: bytearray) -> None:
+    """XOR one to four random bytes of ``data`` in place."""
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(data) - 1))
+        data[i] ^= draw(st.integers(1, 255))
+
+
 @st.composite
 def idx_bytes(draw):
     """Valid IDX files, then mutated: truncated, extended, bytes flipped, headers rewritten, gzipped."""
@@ -33,9 +40,7 @@ def idx_bytes(draw):
     elif kind == "extend":
         data += draw(st.binary(min_size=1, max_size=16))
     elif kind == "flip" and data:
-        for _ in range(draw(st.integers(1, 4))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= draw(st.integers(1, 255))
+        flip_bytes(draw, data)
     elif kind == "header":
         dims = draw(st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=4))
         data = bytearray([0, 0, draw(st.integers(0, 255)), len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + data[4:]
@@ -81,9 +86,7 @@ def model_bytes(draw):
     data = bytearray(BASE)
     kind = draw(st.sampled_from(["valid", "flip", "truncate", "header", "metadata", "tensors", "random"]))
     if kind == "flip":
-        for _ in range(draw(st.integers(1, 4))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= draw(st.integers(1, 255))
+        flip_bytes(draw, data)
     elif kind == "truncate":
         data = data[:draw(st.integers(0, len(data) - 1))]
     elif kind == "header":

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import DataError, DigitnetError, TrainingDiverged, UsageError
+from .errors import DigitnetError, TrainingDiverged, UsageError
 
 BLOCKS = " ░▒▓█"
 _UNSET = object()  # default of flags whose value may legitimately be None
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as exc:
         print(f"digitnet {args.command}: training stopped: {exc}", file=sys.stderr)
         return 1
-    except (DataError, DigitnetError) as exc:
+    except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

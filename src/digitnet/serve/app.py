@@ -19,10 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import datasets
-from ..data.preprocess import INK_THRESHOLD, open_image, prepare
+from ..data.preprocess import INK_THRESHOLD, load_digit, prepare
 from ..errors import DataError, DigitnetError
 from ..io import load_model
-from ..losses import softmax
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 PIXELS = 784
@@ -155,9 +154,8 @@ def create_app(model_path: str | Path) -> FastAPI:
         return _problem(422, str(exc))
 
     def classify(image: np.ndarray) -> Prediction:
-        x = image.reshape(1, -1).astype(model.dtype)
         with lock:
-            proba = softmax(model.forward(x).astype(np.float64))[0]
+            proba = model.predict_proba(image.reshape(1, -1))[0].astype(np.float64)
         k = int(proba.argmax())
         return Prediction(prediction=k, label=classes[k], confidence=float(proba[k]),
                           probabilities=[float(p) for p in proba], classes=classes,
@@ -187,9 +185,9 @@ def create_app(model_path: str | Path) -> FastAPI:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 return _problem(422, "multipart body needs an image file in the field 'file'")
-            image = prepare(open_image(await upload.read(), name=upload.filename or "upload"), name=upload.filename or "upload")
+            image = load_digit(await upload.read(), name=upload.filename or "upload")
         elif kind in IMAGE_TYPES:
-            image = prepare(open_image(await request.body(), name="body"), name="body")
+            image = load_digit(await request.body(), name="body")
         else:
             return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
                                  "multipart/form-data with a 'file', or an image/png or image/jpeg body")
