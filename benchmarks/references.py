@@ -25,11 +25,12 @@ def torch_mlp(sizes, activation="relu"):
 
 
 def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant", activation="relu",
-                optimizer="adam", step_lrs=None, max_steps=None, eval_fn=None):
+                optimizer="adam", step_lrs=None, max_steps=None, eval_fn=None, per_epoch=None):
     """Mini-batch (or full-batch when batch_size >= n) training in PyTorch, the usual way.
 
     Returns (seconds, model). ``eval_fn(model) -> bool`` is called after each epoch
-    outside the timed region; training stops when it returns True.
+    outside the timed region; training stops when it returns True. Each epoch's
+    seconds are appended to the list ``per_epoch`` if given.
     """
     import torch
 
@@ -69,6 +70,8 @@ def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant
                 if sched is not None:
                     sched.step()
         seconds += time.perf_counter() - start
+        if per_epoch is not None:
+            per_epoch.append(time.perf_counter() - start)
         if eval_fn is not None and eval_fn(model):
             break
     return seconds, model
@@ -82,7 +85,7 @@ def torch_accuracy(model, X, y) -> float:
     return float(np.mean(pred == y))
 
 
-def sklearn_train(X, y, hidden, *, epochs, batch_size, lr, seed, eval_fn=None):
+def sklearn_train(X, y, hidden, *, epochs, batch_size, lr, seed, eval_fn=None, per_epoch=None):
     """scikit-learn's MLPClassifier (Adam), one epoch per ``fit`` call with ``warm_start``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -96,6 +99,8 @@ def sklearn_train(X, y, hidden, *, epochs, batch_size, lr, seed, eval_fn=None):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
         seconds += time.perf_counter() - start
+        if per_epoch is not None:
+            per_epoch.append(time.perf_counter() - start)
         if eval_fn is not None and eval_fn(clf):
             break
     return seconds, clf

@@ -2,53 +2,48 @@
 
     python benchmarks/run.py [--repeats 3] [--only throughput,time_to_98,seed]
 
-Runs are interleaved (digitnet, then the references, then again), so a noisy
-neighbour hurts all of them alike; medians are reported, and ratios come from
-the same run. Writes benchmarks/results/<section>.json and benchmarks/results/README.md.
+Every measurement runs in a fresh Python process (one framework's idle threads
+never steal time from the next), with the same environment for all: the BLAS
+thread count, PyTorch set to the same, and ``OPENBLAS_THREAD_TIMEOUT`` as digitnet
+sets it on import (it only helps the NumPy-based scikit-learn too). Runs are
+interleaved (digitnet, then the references, then again), so a noisy neighbour
+hurts all of them alike; medians are reported, and ratios come from the same
+run. Writes benchmarks/results/<section>.json and benchmarks/results/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-sys.path.insert(0, str(HERE))
-
-import naive_tutorial  # noqa: E402
-from bench_seed import digitnet_seed  # noqa: E402
-import references  # noqa: E402
-from threadpoolctl import threadpool_info  # noqa: E402
-
-from digitnet import MLP, Adam, datasets, fit  # noqa: E402
-from digitnet.recipes import RECIPES, train  # noqa: E402
-from digitnet.schedules import Constant  # noqa: E402
+ENV = {"OPENBLAS_THREAD_TIMEOUT": "16"}
 
 
-def blas_threads() -> int:
-    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
-
-
-def gemm_peak(repeats: int = 7) -> float:
-    """float32 GFLOP/s of a 2048x2048 NumPy matmul (best of ``repeats``)."""
-    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
-    a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(repeats))
-    return 2 * 2048**3 / best / 1e9
-
+# ---- one measurement, in a fresh process: python run.py --job '{"kind": ..., ...}' ----
 
 def _timed(f) -> float:
     start = time.perf_counter()
     f()
     return time.perf_counter() - start
+
+
+def gemm_peak(repeats: int = 7) -> float:
+    """float32 GFLOP/s of a 2048x2048 NumPy matmul (best of ``repeats``)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2 * 2048**3 / best / 1e9
 
 
 def train_flops_per_sample(sizes) -> int:
@@ -57,84 +52,150 @@ def train_flops_per_sample(sizes) -> int:
     return 2 * (3 * sum(products) - products[0])
 
 
-def throughput(data, repeats):
-    """Samples/s, one epoch each of Adam at batch 128, float32, same network in each framework."""
-    X, y = data.train.X, data.train.y
+def job(spec: dict) -> dict:
+    """Run one measurement described by ``spec`` in this process; returns its result."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    sys.path.insert(0, str(HERE))
+    import references
+    from digitnet import datasets
+
+    threads = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
+    kind, who, seed = spec["kind"], spec.get("who"), spec.get("seed", 0)
+    if who == "pytorch":
+        import torch
+
+        torch.set_num_threads(threads)
+    if kind == "env":
+        import sklearn
+        import torch
+
+        return {"threads": threads, "numpy": np.__version__, "torch": torch.__version__, "sklearn": sklearn.__version__,
+                "gemm_peak_gflops": gemm_peak()}
+    data = datasets.load("mnist")
+    X, y, Xt, yt = data.train.X, data.train.y, data.test.X, data.test.y
+    if kind == "throughput":  # samples/s of Adam at batch 128, float32: the second epoch (the first warms up)
+        sizes, epochs = spec["sizes"], []
+        if who == "digitnet":
+            from digitnet import MLP, Adam, fit
+            from digitnet.schedules import Constant
+
+            history = fit(MLP(sizes, "relu", rng=seed), Adam(Constant(1e-3)), X, y, epochs=2, batch_size=128,
+                          rng=np.random.default_rng(seed))
+            epochs = [history["seconds"][0], history["seconds"][1] - history["seconds"][0]]
+        elif who == "pytorch":
+            references.torch_train(X, y, sizes, epochs=2, batch_size=128, lr=1e-3, seed=seed, per_epoch=epochs)
+        else:
+            references.sklearn_train(X, y, tuple(sizes[1:-1]), epochs=2, batch_size=128, lr=1e-3, seed=seed,
+                                     per_epoch=epochs)
+        return {"samples_per_s": len(X) / epochs[1], "first_epoch_samples_per_s": len(X) / epochs[0]}
+    if kind == "time_to_98":
+        from digitnet.recipes import RECIPES, train
+
+        config = RECIPES["default"]
+        if who == "digitnet":  # its fixed schedule, no peeking at the test set
+            result = train(config.updated(seed=seed), data)
+            seconds, acc = result.history.last["seconds"], result.metadata["test_accuracy"]
+        elif who == "pytorch":  # the same recipe: 784-256-256-10 ReLU, Adam, one-cycle 2e-3, batch 128, 6 epochs
+            seconds, model = references.torch_train(X, y, [784, *config.hidden, 10], epochs=config.epochs,
+                                                    batch_size=128, lr=config.lr, seed=seed, schedule="onecycle")
+            acc = references.torch_accuracy(model, Xt, yt)
+        else:  # Adam 1e-3, batch 128, (256, 256), until 98% on the test set or 10 epochs
+            seconds, clf = references.sklearn_train(X, y, config.hidden, epochs=10, batch_size=128, lr=1e-3, seed=seed,
+                                                    eval_fn=lambda c: c.score(Xt, yt) >= 0.98)
+            acc = clf.score(Xt, yt)
+        return {"seconds": seconds, "test_accuracy": float(acc)}
+    if kind == "seed":  # the tutorial's 150 full-batch iterations
+        if who == "naive":
+            import naive_tutorial
+
+            seconds, lines = naive_tutorial.run(datasets.embedded_dir())
+        elif who == "digitnet":
+            from bench_seed import digitnet_seed
+
+            seconds, lines = digitnet_seed(data.train.features(np.float64), data.train.labels)
+        else:
+            seconds, _ = references.torch_train(X, y, [784, 16, 16, 10], epochs=150, batch_size=len(y), lr=0.5, seed=2,
+                                                activation="tanh", optimizer="sgd",
+                                                step_lrs=lambda i: 0.5 if i <= 75 else 0.1)
+            lines = None
+        return {"seconds": seconds, "lines": lines}
+    raise ValueError(f"unknown job {spec}")
+
+
+def run_job(**spec) -> dict:
+    """``job(spec)`` in a fresh Python process."""
+    done = subprocess.run([sys.executable, __file__, "--job", json.dumps(spec)], env={**os.environ, **ENV},
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"benchmark job {spec} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+# ---- the sections ----
+
+def throughput(env, repeats):
+    """Samples/s of Adam at batch 128, float32, same network in each framework (second epoch of two)."""
     rows = []
-    peak = gemm_peak()
+    peak = env["gemm_peak_gflops"]
     for sizes in ([784, 256, 256, 10], [784, 1024, 1024, 10]):
         runs = {"digitnet": [], "pytorch": [], "scikit-learn": []}
         for r in range(repeats):
-            model = MLP(sizes, "relu", rng=r)
-            history = fit(model, Adam(Constant(1e-3)), X, y, epochs=1, batch_size=128, rng=np.random.default_rng(r))
-            runs["digitnet"].append(len(X) / history.last["seconds"])
-            seconds, _ = references.torch_train(X, y, sizes, epochs=1, batch_size=128, lr=1e-3, seed=r)
-            runs["pytorch"].append(len(X) / seconds)
-            seconds, _ = references.sklearn_train(X, y, tuple(sizes[1:-1]), epochs=1, batch_size=128, lr=1e-3, seed=r)
-            runs["scikit-learn"].append(len(X) / seconds)
+            for who, values in runs.items():
+                values.append(run_job(kind="throughput", who=who, sizes=sizes, seed=r)["samples_per_s"])
             print(f"  {'-'.join(map(str, sizes))} run {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in runs.items()), flush=True)
         med = {k: statistics.median(v) for k, v in runs.items()}
         gflops = med["digitnet"] * train_flops_per_sample(sizes) / 1e9
         rows.append({"network": "-".join(map(str, sizes)), "samples_per_s": med, "runs": runs,
                      "ratio_vs_pytorch": med["digitnet"] / med["pytorch"],
                      "ratio_vs_sklearn": med["digitnet"] / med["scikit-learn"],
+                     "ratios_vs_pytorch_per_run": [d / p for d, p in zip(runs["digitnet"], runs["pytorch"])],
                      "digitnet_gflops": gflops, "gemm_peak_gflops": peak, "fraction_of_peak": gflops / peak})
     return rows
 
 
-def time_to_98(data, repeats):
+RECIPE_NOTES = {"pytorch": "same as digitnet's default", "scikit-learn": "Adam 1e-3, batch 128, stopped at 98% (test) or 10 epochs"}
+
+
+def time_to_98(env, repeats):
     """digitnet's default recipe for its fixed schedule vs the references trained until they reach 98%."""
-    X, y, Xt, yt = data.train.X, data.train.y, data.test.X, data.test.y
-    config = RECIPES["default"]
     rows = {"digitnet": [], "pytorch": [], "scikit-learn": []}
     for seed in range(repeats):
-        result = train(config.updated(seed=seed), data)
-        rows["digitnet"].append({"seed": seed, "seconds": result.history.last["seconds"],
-                                 "test_accuracy": result.metadata["test_accuracy"], "reached": result.metadata["test_accuracy"] >= 0.98})
-        # PyTorch: the same recipe (784-256-256-10 ReLU, Adam, one-cycle 2e-3, batch 128, 6 epochs).
-        seconds, model = references.torch_train(X, y, [784, *config.hidden, 10], epochs=config.epochs,
-                                                batch_size=128, lr=config.lr, seed=seed, schedule="onecycle")
-        acc = references.torch_accuracy(model, Xt, yt)
-        rows["pytorch"].append({"seed": seed, "seconds": seconds, "test_accuracy": acc, "reached": acc >= 0.98,
-                                "recipe": "same as digitnet's default"})
-        # scikit-learn: Adam 1e-3, batch 128, (256, 256), until 98% on the test set or 10 epochs.
-        seconds, clf = references.sklearn_train(X, y, config.hidden, epochs=10, batch_size=128, lr=1e-3, seed=seed,
-                                                eval_fn=lambda c: c.score(Xt, yt) >= 0.98)
-        acc = clf.score(Xt, yt)
-        rows["scikit-learn"].append({"seed": seed, "seconds": seconds, "test_accuracy": acc, "reached": acc >= 0.98,
-                                     "recipe": "Adam 1e-3, batch 128, stopped at 98% (test) or 10 epochs"})
+        for who, values in rows.items():
+            result = run_job(kind="time_to_98", who=who, seed=seed)
+            values.append({"seed": seed, **result, "reached": result["test_accuracy"] >= 0.98,
+                           **({"recipe": RECIPE_NOTES[who]} if who in RECIPE_NOTES else {})})
         print("  seed %d: " % seed + ", ".join(f"{k} {v[-1]['seconds']:.1f} s -> {v[-1]['test_accuracy'] * 100:.2f}%"
                                               for k, v in rows.items()), flush=True)
     return rows
 
 
-def seed_recipe(data, repeats):
+def seed_recipe(env, repeats):
     """The tutorial's recipe: naive listing (float64), digitnet --recipe seed (float64), PyTorch (float32)."""
-    X64, y = data.train.features(np.float64), data.train.labels
     runs = {"naive": [], "digitnet": [], "pytorch": []}
     same_lines = True
     for _ in range(repeats):
-        seconds, naive_lines = naive_tutorial.run(datasets.embedded_dir())
-        runs["naive"].append(seconds)
-        seconds, ours = digitnet_seed(X64, y)
-        runs["digitnet"].append(seconds)
-        same_lines &= ours == naive_lines
-        seconds, _ = references.torch_train(data.train.X, y, [784, 16, 16, 10], epochs=150, batch_size=len(y), lr=0.5,
-                                            seed=2, activation="tanh", optimizer="sgd",
-                                            step_lrs=lambda i: 0.5 if i <= 75 else 0.1)
-        runs["pytorch"].append(seconds)
+        lines = {}
+        for who, values in runs.items():
+            result = run_job(kind="seed", who=who)
+            values.append(result["seconds"])
+            lines[who] = result["lines"]
+        same_lines &= lines["digitnet"] == lines["naive"]
         print("  " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()), flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
     return {"runs_s": runs, "median_s": med, "same_15_lines": same_lines,
-            "ratio_vs_naive": med["naive"] / med["digitnet"], "ratio_vs_pytorch": med["pytorch"] / med["digitnet"]}
+            "ratio_vs_naive": med["naive"] / med["digitnet"], "ratio_vs_pytorch": med["pytorch"] / med["digitnet"],
+            "ratios_vs_naive_per_run": [n / d for n, d in zip(runs["naive"], runs["digitnet"])]}
 
 
 def markdown(results: dict, env: dict) -> str:
     out = [f"# Benchmark results\n\n{env['cpu']}, {env['threads']} BLAS threads (PyTorch set to the same), "
            f"NumPy {env['numpy']}, PyTorch {env['torch']}, scikit-learn {env['sklearn']}; {env['date']}. "
-           f"Medians of {env['repeats']} interleaved runs.\n"]
+           f"Medians of {env['repeats']} interleaved runs, each in a fresh process with "
+           + ", ".join(f"{k}={v}" for k, v in env["environment"].items()) + ".\n"]
     if "throughput" in results:
-        out.append("## Training throughput (Adam, batch 128, float32, one epoch of 60,000)\n")
+        out.append("## Training throughput (Adam, batch 128, float32; the second epoch of 60,000, after one to warm up)\n")
         out.append("| network | digitnet | PyTorch | scikit-learn | vs PyTorch | vs scikit-learn | digitnet GFLOP/s | % of GEMM peak |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["throughput"]:
@@ -165,26 +226,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="throughput,time_to_98,seed", help="comma-separated sections")
+    parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import sklearn
-    import torch
-
-    threads = blas_threads()
-    torch.set_num_threads(threads)
-    env = {"cpu": platform.processor() or platform.machine(), "threads": threads, "numpy": np.__version__,
-           "torch": torch.__version__, "sklearn": sklearn.__version__, "repeats": args.repeats,
-           "date": time.strftime("%Y-%m-%d")}
+    if args.job:
+        print(json.dumps(job(json.loads(args.job))))
+        return
+    env = {"cpu": platform.processor() or platform.machine(), **run_job(kind="env"), "repeats": args.repeats,
+           "date": time.strftime("%Y-%m-%d"), "environment": ENV}
     try:
         env["cpu"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    data = datasets.load("mnist")
     sections = {"throughput": throughput, "time_to_98": time_to_98, "seed": seed_recipe}
     RESULTS.mkdir(exist_ok=True)
     results = {}
     for name in args.only.split(","):
         print(f"{name}:", flush=True)
-        results[name] = sections[name](data, args.repeats)
+        results[name] = sections[name](env, args.repeats)
         (RESULTS / f"{name}.json").write_text(json.dumps({"env": env, "results": results[name]}, indent=2) + "\n")
     table = markdown(results, env)
     (RESULTS / "README.md").write_text(table)

@@ -5,10 +5,18 @@
 >>> model = MLP([784, 16, 16, 10], "tanh")
 >>> history = fit(model, SGD(0.5), train.X, train.y, epochs=150, batch_size=None)
 
-Nothing runs at import time.
+Importing it changes one thing, and only if NumPy is not loaded yet and you have not set
+it yourself: ``OPENBLAS_THREAD_TIMEOUT``, so that OpenBLAS's idle threads sleep right
+after a matrix product instead of busy-waiting for ~0.1 s. Training alternates products
+with elementwise work, which would otherwise share its core with a spinning thread
+(20-40% of the step time on two cores; see docs/performance.md).
 """
 
-from . import datasets
+import os
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")  # spin 2^16 cycles (~20 µs), then sleep
+
+from . import datasets  # noqa: E402 (after the environment above)
 from .errors import DataError, DigitnetError, ModelFileError, TrainingDiverged, UsageError
 from .io import load_model, save_model
 from .layers import ACTIVATIONS, Activation, Dense, Dropout

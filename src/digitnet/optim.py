@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .errors import UsageError
+from .parallel import elementwise
 from .schedules import Constant
 
 
@@ -42,9 +43,13 @@ class Optimizer:
 
     def _slot(self, name: str, slot: str, like: np.ndarray) -> np.ndarray:
         state = self.state.setdefault(name, {})
-        if slot not in state:
-            state[slot] = np.zeros_like(like)
-        return state[slot]
+        array = state.get(slot)
+        if array is None or array.strides != like.strides:  # new, or restored in another memory order
+            fresh = np.zeros_like(like)
+            if array is not None:
+                fresh[...] = array
+            state[slot] = array = fresh
+        return array
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         """(arrays ``"{param}.{slot}"``, scalars) — everything needed to resume exactly."""
@@ -124,20 +129,25 @@ class Adam(Optimizer):
 
     def _adam(self, name, param, grad, lr):
         b1, b2, t = self.beta1, self.beta2, self.t
-        m, v, tmp = self._slot(name, "m", param), self._slot(name, "v", param), self._slot(name, "tmp", param)
-        m *= b1
-        np.multiply(grad, 1 - b1, out=tmp)
-        m += tmp                                   # m = β1 m + (1 - β1) g
-        v *= b2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1 - b2
-        v += tmp                                   # v = β2 v + (1 - β2) g²
         correction = math.sqrt(1 - b2 ** t)
-        np.sqrt(v, out=tmp)
-        tmp += self.eps * correction               # sqrt(v) + ε_t
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr * correction / (1 - b1 ** t)     # lr_t m / (sqrt(v) + ε_t)
-        param -= tmp
+        eps_t, lr_t = self.eps * correction, lr * correction / (1 - b1 ** t)
+
+        def kernel(param, grad, m, v, tmp):
+            m *= b1
+            np.multiply(grad, 1 - b1, out=tmp)
+            m += tmp                               # m = β1 m + (1 - β1) g
+            v *= b2
+            np.multiply(grad, grad, out=tmp)
+            tmp *= 1 - b2
+            v += tmp                               # v = β2 v + (1 - β2) g²
+            np.sqrt(v, out=tmp)
+            tmp += eps_t                           # sqrt(v) + ε_t
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr_t                            # lr_t m / (sqrt(v) + ε_t)
+            param -= tmp
+
+        slots = (self._slot(name, slot, param) for slot in ("m", "v", "tmp"))
+        elementwise(kernel, param, grad, *slots)  # split over the cores: 12 memory-bound passes
 
 
 class AdamW(Adam):

@@ -1,0 +1,67 @@
+"""Elementwise work split over the machine's cores.
+
+A NumPy ufunc runs on one core, but it releases the GIL while it works on a large
+array. So an elementwise update of big arrays (Adam's passes over a 1024x1024
+weight matrix) can be cut into contiguous pieces, one per thread, each running the
+same NumPy code. Every element sees exactly the same operations as in one piece,
+so the result is bit-for-bit the same however the arrays are split.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+#: Fewer elements than this per thread and the hand-off costs more than it saves.
+MIN_PIECE = 1 << 16
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
+    """Run ``kernel(*arrays)`` in place, split into contiguous pieces over up to :func:`cores` threads.
+
+    ``kernel`` must be elementwise: what it writes at a position depends only on
+    the inputs at that position. Arrays of the same shape and memory layout (all C-
+    or all Fortran-contiguous) are split; anything else runs in one piece.
+    """
+    first = arrays[0]
+    pieces = min(cores(), first.size // MIN_PIECE)
+    same_layout = all(a.shape == first.shape and a.strides == first.strides for a in arrays)
+    if pieces < 2 or not same_layout or not (first.flags.c_contiguous or first.flags.f_contiguous):
+        kernel(*arrays)
+        return
+    flat = [a.ravel(order="K") for a in arrays]  # views, in memory order
+    bounds = [first.size * i // pieces for i in range(pieces + 1)]
+    parts = [[f[lo:hi] for f in flat] for lo, hi in zip(bounds, bounds[1:])]
+    futures = [_executor().submit(kernel, *part) for part in parts[1:]]
+    kernel(*parts[0])  # this thread takes the first piece
+    for future in futures:
+        future.result()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max(cores() - 1, 1), thread_name_prefix="digitnet-elementwise")
+    return _pool
+
+
+def _forget_pool() -> None:  # a forked child has none of the parent's threads
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
