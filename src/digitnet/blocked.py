@@ -14,11 +14,28 @@ from __future__ import annotations
 import numpy as np
 
 
+class ColumnBlock:
+    """Some rows of a matrix, keeping only the columns ``used``: ``values`` is (rows, len(used)).
+
+    A :class:`~digitnet.layers.Dense` layer given one multiplies by the matching rows of
+    its weights only.
+    """
+
+    __slots__ = ("used", "values", "shape")
+
+    def __init__(self, used: np.ndarray, values: np.ndarray, n_columns: int):
+        self.used, self.values, self.shape = used, values, (len(values), n_columns)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
 class BlockedRows:
     """``X`` (n, d) as row blocks that keep only their non-zero columns.
 
     ``order`` is the permutation applied to the rows: block row i is ``X[order[i]]``;
-    labels must be permuted the same way.
+    labels must be permuted the same way. ``blocks`` is a list of
+    ``(rows, ColumnBlock)``, ``rows`` a slice of the permuted order.
     """
 
     def __init__(self, X: np.ndarray, block_rows: int = 1024):
@@ -34,11 +51,11 @@ class BlockedRows:
         bottom, right = any_row[:, ::-1].argmax(axis=1), any_col[:, ::-1].argmax(axis=1)
         self.order = np.lexsort((-right, -bottom, left, top))
         self.shape, self.dtype = (n, d), X.dtype
-        self.blocks: list[tuple[slice, np.ndarray, np.ndarray]] = []
+        self.blocks: list[tuple[slice, ColumnBlock]] = []
         for start in range(0, n, block_rows):
             idx = self.order[start:start + block_rows]
             used = np.flatnonzero(ink[idx].any(axis=0))
-            self.blocks.append((slice(start, start + len(idx)), used, np.ascontiguousarray(X[idx][:, used])))
+            self.blocks.append((slice(start, start + len(idx)), ColumnBlock(used, X[np.ix_(idx, used)], d)))
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -46,23 +63,11 @@ class BlockedRows:
     @property
     def density(self) -> float:
         """Fraction of the dense matrix's entries that the blocks store."""
-        return sum(b.size for _, _, b in self.blocks) / (self.shape[0] * self.shape[1])
-
-    def wt_xt(self, WT: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out (k, n) = WT (k, d) @ Xᵀ, in block-row order."""
-        for rows, used, block in self.blocks:
-            np.matmul(WT[:, used], block.T, out=out[:, rows])
-        return out
-
-    def dt_x(self, DT: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out (k, d) = DT (k, n) @ X, with DT's columns in block-row order."""
-        out[...] = 0
-        for rows, used, block in self.blocks:
-            out[:, used] += DT[:, rows] @ block
-        return out
+        return sum(b.values.size for _, b in self.blocks) / (self.shape[0] * self.shape[1])
 
     def to_dense(self) -> np.ndarray:
+        """The original matrix (rows in the original order)."""
         X = np.zeros(self.shape, self.dtype)
-        for rows, used, block in self.blocks:
-            X[self.order[rows][:, None], used] = block
+        for rows, block in self.blocks:
+            X[self.order[rows][:, None], block.used] = block.values
         return X

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blocked import BlockedRows
+from .blocked import ColumnBlock
 from .errors import UsageError
 
 
@@ -67,25 +67,40 @@ class Dense:
         W, b = self.params["W"], self.params["b"]
         self._x = x
         yT = self._buffers.get("y", (W.shape[1], x.shape[0]), W.dtype)
-        if isinstance(x, BlockedRows):  # a fixed sparse input, stored to skip its zero columns
-            x.wt_xt(W.T, out=yT)
+        if isinstance(x, ColumnBlock):  # rows of a sparse input without their all-zero columns
+            np.matmul(W.T[:, x.used], x.values.T, out=yT)
         else:
             np.matmul(W.T, x.T, out=yT)  # Yᵀ = Wᵀ Xᵀ: the same product, batch as the long output dimension
         yT += b[:, None]
         return yT.T
 
-    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+    def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray | None:
+        """dX, after storing dW and db in ``grads`` (added to them if ``accumulate``)."""
         W, x = self.params["W"], self._x
-        if isinstance(x, BlockedRows):
-            x.dt_x(dy.T, out=self.grads["W"].T)
+        dWT, db = self.grads["W"].T, self.grads["b"]
+        if isinstance(x, ColumnBlock):
+            if not accumulate:
+                dWT[...] = 0
+            dWT[:, x.used] += dy.T @ x.values  # the other columns of x are zero
+        elif accumulate:
+            dWT += dy.T @ x
         else:
-            np.matmul(dy.T, x, out=self.grads["W"].T)  # dWᵀ = dYᵀ X
-        np.sum(dy, axis=0, out=self.grads["b"])
+            np.matmul(dy.T, x, out=dWT)  # dWᵀ = dYᵀ X
+        if accumulate:
+            db += dy.sum(axis=0)
+        else:
+            np.sum(dy, axis=0, out=db)
         if not self.input_grad:
             return None
         dxT = self._buffers.get("dx", (W.shape[0], dy.shape[0]), W.dtype)
         np.matmul(W, dy.T, out=dxT)  # dXᵀ = W dYᵀ
         return dxT.T
+
+    def replica(self) -> Dense:
+        """A layer with the same parameter arrays and its own buffers and gradients."""
+        twin = Dense(self.params["W"], self.params["b"], input_grad=self.input_grad)
+        twin.params = self.params  # the very same arrays
+        return twin
 
 
 # Activations, in place. Each derivative is written from the output y where that
@@ -179,6 +194,9 @@ class Activation:
         self._backward(dy, self._y)
         return dy
 
+    def replica(self) -> Activation:
+        return Activation(self.name)
+
 
 class Dropout:
     """Inverted dropout (Srivastava et al. 2014, https://jmlr.org/papers/v15/srivastava14a.html).
@@ -214,3 +232,6 @@ class Dropout:
         if self._mask is not None:
             dy *= self._mask
         return dy
+
+    def replica(self) -> Dropout:
+        return Dropout(self.p)

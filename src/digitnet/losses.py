@@ -17,7 +17,7 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoothing: float = 0.0,
-                          out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+                          out: np.ndarray | None = None, batch_size: int | None = None) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
 
     With targets T (one-hot, or smoothed: T = (1 - ε) onehot + ε / K):
@@ -35,6 +35,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
     logits : ndarray of shape (n_samples, n_classes)
     labels : int ndarray of shape (n_samples,)
     out : where to put dlogits; may be ``logits`` itself (overwritten in place).
+    batch_size : when these rows are one chunk of a larger batch, its size: dlogits is
+        divided by it instead of by the number of rows here (the loss is still the mean here).
 
     Returns
     -------
@@ -55,7 +57,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
     z[rows, labels] -= 1 - label_smoothing
     if label_smoothing:
         z -= label_smoothing / k
-    z *= 1 / n
+    z *= 1 / (batch_size or n)
     return float(per_sample.mean()), z
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,11 +99,22 @@ class MLP:
             x = layer.forward(x, training=training, rng=rng)
         return x
 
-    def backward(self, dlogits: np.ndarray) -> None:
-        """Fill :attr:`grads` from dL/dlogits (the first layer returns no input gradient)."""
+    def backward(self, dlogits: np.ndarray, *, accumulate: bool = False) -> None:
+        """Fill :attr:`grads` from dL/dlogits (the first layer returns no input gradient).
+
+        With ``accumulate``, add to the gradients already there (a batch computed in chunks).
+        """
         d = dlogits
         for layer in reversed(self.layers):
-            d = layer.backward(d)
+            d = layer.backward(d, accumulate=accumulate) if isinstance(layer, Dense) else layer.backward(d)
+
+    def replica(self) -> MLP:
+        """A model sharing this one's parameter arrays, with its own buffers and gradients:
+        one per thread when several threads work on parts of one batch."""
+        twin = copy.copy(self)
+        twin.layers = [layer.replica() for layer in self.layers]
+        twin.dense = [layer for layer in twin.layers if isinstance(layer, Dense)]
+        return twin
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), computed in batches."""

@@ -1,19 +1,27 @@
-"""Elementwise work split over the machine's cores.
+"""Work split over the machine's cores, with threads.
 
-A NumPy ufunc runs on one core, but it releases the GIL while it works on a large
-array. So an elementwise update of big arrays (Adam's passes over a 1024x1024
-weight matrix) can be cut into contiguous pieces, one per thread, each running the
-same NumPy code. Every element sees exactly the same operations as in one piece,
-so the result is bit-for-bit the same however the arrays are split.
+NumPy releases the GIL while a ufunc or a matrix product works on large arrays, so
+Python threads running NumPy code run in parallel. Two uses:
+
+- :func:`elementwise`: an elementwise update of big arrays (Adam's passes over a
+  1024x1024 weight matrix) cut into contiguous pieces, one per thread. Every element
+  sees exactly the same operations as in one piece, so the result is bit-for-bit the
+  same however the arrays are split.
+- :func:`run`: independent tasks (the chunks of a full batch) on all cores, with the
+  BLAS single-threaded meanwhile, so its own threads do not compete with them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+T = TypeVar("T")
 
 #: Fewer elements than this per thread and the hand-off costs more than it saves.
 MIN_PIECE = 1 << 16
@@ -51,16 +59,34 @@ def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
         future.result()
 
 
+def run(tasks: list[Callable[[], T]]) -> list[T]:
+    """Call each task (no arguments) on up to :func:`cores` threads; the results, in order.
+
+    Meanwhile the BLAS runs single-threaded: the tasks are the parallelism.
+    """
+    if cores() < 2 or len(tasks) < 2:
+        return [task() for task in tasks]
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        futures = [_executor().submit(task) for task in tasks]
+        return [future.result() for future in futures]
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max(cores() - 1, 1), thread_name_prefix="digitnet-elementwise")
+        _pool = ThreadPoolExecutor(cores(), thread_name_prefix="digitnet-worker")
     return _pool
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 def _forget_pool() -> None:  # a forked child has none of the parent's threads
     global _pool
     _pool = None
+    _blas_controller.cache_clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -13,9 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from .blocked import BlockedRows
 from .errors import TrainingDiverged, UsageError
-from .layers import Dense
+from .fullbatch import FullBatch
 from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import Optimizer
@@ -186,15 +185,12 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     steps_per_epoch = math.ceil(n / batch_size)
     state = TrainState(model, optimizer, history, rng, epochs, steps_per_epoch, n, batch_size,
                        epoch=resume.epoch, seconds=resume.seconds)
-    if full_batch and n >= 4096 and isinstance(model.layers[0], Dense):
-        blocked = BlockedRows(X)
-        if blocked.density < 0.7:  # worth it: both products of the first layer skip the zero columns
-            X, y = blocked, y[blocked.order]
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     batch_metrics = batch_metrics or {}
     if augment is not None and (full_batch or augment.identity):
-        augment = None  # full-batch training keeps its fixed (blocked) input
+        augment = None  # full-batch training keeps its fixed input
+    full = FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics) if full_batch else None
     prefetch = ThreadPoolExecutor(1, thread_name_prefix="digitnet-augment") if augment is not None else None
 
     def batch(epoch: int, i: int, order):
@@ -220,24 +216,27 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
         upcoming = None
         for i in range(first, steps_per_epoch):
             state.step_in_epoch = i
-            if full_batch:
-                xb, yb = X, y
+            if full_batch:  # the whole set, in chunks on all cores
+                sums = full.gradient(rng, metrics=logged)
+                loss = sums["loss"] / n
+                for key, value in sums.items():
+                    totals[key] += value
             else:
                 xb, yb = upcoming.result() if upcoming is not None else batch(epoch, i, order)
                 if prefetch is not None and i + 1 < steps_per_epoch:
                     upcoming = prefetch.submit(batch, epoch, i + 1, order)
-            logits = model.forward(xb, training=True, rng=rng)
-            if logged:
-                totals["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-                for name, metric in batch_metrics.items():
-                    totals[name] += metric(logits, yb) * len(yb)
-            loss, dlogits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing, out=logits)
+                logits = model.forward(xb, training=True, rng=rng)
+                if logged:
+                    totals["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+                    for name, metric in batch_metrics.items():
+                        totals[name] += metric(logits, yb) * len(yb)
+                loss, dlogits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing, out=logits)
+                totals["loss"] += loss * len(yb)
+                model.backward(dlogits)
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss} at epoch {epoch}, step {optimizer.t} (learning rate {optimizer.lr:g}); "
                     "try a smaller learning rate (--lr) or a schedule with warm-up")
-            totals["loss"] += loss * len(yb)
-            model.backward(dlogits)
             lr = optimizer.step(model.params, model.grads)
             state.batch_loss = loss
             for cb in callbacks:

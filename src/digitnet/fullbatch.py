@@ -1,0 +1,74 @@
+"""Full-batch gradients, summed chunk by chunk over several threads.
+
+The gradient of the mean loss over all n samples is a sum of per-sample terms, so
+it can be built from chunks of 1,024 rows, small enough for every intermediate to
+stay in cache. Consecutive chunks form a fixed number of groups; each group runs
+through a replica of the model (the same parameter arrays, its own buffers and
+gradients) on its own thread (:func:`digitnet.parallel.run`), and the groups' sums
+are added in group order. The result does not depend on the number of threads or
+on which finishes first.
+
+The rows stay in memory as they were, except for a sparse input with many zero
+columns (MNIST's pixels: 81% zeros), which is stored as
+:class:`~digitnet.blocked.BlockedRows` so that the first layer skips its zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import parallel
+from .blocked import BlockedRows
+from .losses import softmax_cross_entropy
+
+CHUNK_ROWS = 1024
+GROUPS = 8  # fixed, so that the sums are the same on any machine; at most this many threads
+
+
+class FullBatch:
+    """The data of full-batch training, ready for :meth:`gradient` at every step.
+
+    ``X`` (n, d) of the model's dtype, ``y`` (n,) integer labels.
+    """
+
+    def __init__(self, model, X: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0, batch_metrics=None):
+        self.model, self.n = model, len(X)
+        self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
+        chunks = [(rows, X[rows]) for rows in (slice(s, s + CHUNK_ROWS) for s in range(0, self.n, CHUNK_ROWS))]
+        if self.n >= 4 * CHUNK_ROWS:
+            blocked = BlockedRows(X, CHUNK_ROWS)
+            if blocked.density < 0.7:  # worth it: both products of the first layer skip the zero columns
+                chunks, y = blocked.blocks, y[blocked.order]
+        chunks = [(x, y[rows]) for rows, x in chunks]
+        bounds = np.linspace(0, len(chunks), min(GROUPS, len(chunks)) + 1).round().astype(int)
+        self.groups = [chunks[a:b] for a, b in zip(bounds, bounds[1:])]
+        self.replicas = [model] + [model.replica() for _ in self.groups[1:]]
+
+    def gradient(self, rng: np.random.Generator, *, metrics: bool = True) -> dict[str, float]:
+        """Fill ``model.grads`` with the gradient of the mean loss over all rows.
+
+        Returns sums over the rows: ``loss``, and with ``metrics`` also ``correct`` and the batch metrics.
+        """
+        # Dropout draws from one generator per group, seeded from ``rng``: the same masks on any machine.
+        rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=len(self.groups))] \
+            if self.model.dropout else [rng] * len(self.groups)
+        tasks = [lambda g=g: self._group(self.replicas[g], self.groups[g], rngs[g], metrics) for g in range(len(self.groups))]
+        sums = parallel.run(tasks)
+        for name, grad in self.model.grads.items():
+            for replica in self.replicas[1:]:
+                grad += replica.grads[name]
+        return {key: sum(s[key] for s in sums) for key in sums[0]}
+
+    def _group(self, model, chunks, rng, metrics: bool) -> dict[str, float]:
+        sums = dict.fromkeys(("loss", *(("correct", *self.batch_metrics) if metrics else ())), 0.0)
+        for i, (x, labels) in enumerate(chunks):
+            logits = model.forward(x, training=True, rng=rng)
+            if metrics:
+                sums["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == labels))
+                for name, metric in self.batch_metrics.items():
+                    sums[name] += metric(logits, labels) * len(labels)
+            loss, dlogits = softmax_cross_entropy(logits, labels, label_smoothing=self.label_smoothing, out=logits,
+                                                  batch_size=self.n)
+            sums["loss"] += loss * len(labels)
+            model.backward(dlogits, accumulate=i > 0)
+        return sums
