@@ -5,11 +5,12 @@
 >>> model = MLP([784, 16, 16, 10], "tanh")
 >>> history = fit(model, SGD(0.5), train.X, train.y, epochs=150, batch_size=None)
 
-Importing it changes one thing, and only if NumPy is not loaded yet and you have not set
-it yourself: ``OPENBLAS_THREAD_TIMEOUT``, so that OpenBLAS's idle threads sleep right
-after a matrix product instead of busy-waiting for ~0.1 s. Training alternates products
-with elementwise work, which would otherwise share its core with a spinning thread
-(20-40% of the step time on two cores; see docs/performance.md).
+Importing it does one thing besides defining names: unless you have set
+``OPENBLAS_THREAD_TIMEOUT`` yourself, it sets it to 16, so that OpenBLAS's idle threads
+sleep ~20 µs after a matrix product instead of busy-waiting for ~0.1 s. Training
+alternates products with elementwise work, which would otherwise share its core with a
+spinning thread (20-40% of the step time on two cores; see docs/performance.md).
+OpenBLAS reads it when NumPy loads, so it only takes effect if digitnet comes first.
 """
 
 import os
