@@ -62,7 +62,8 @@ def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
 def run(tasks: list[Callable[[], T]]) -> list[T]:
     """Call each task (no arguments) on up to :func:`cores` threads; the results, in order.
 
-    Meanwhile the BLAS runs single-threaded: the tasks are the parallelism.
+    Meanwhile the BLAS runs single-threaded: the tasks are the parallelism. Tasks must not
+    call :func:`run` or :func:`elementwise` themselves: they would wait on the same threads.
     """
     if cores() < 2 or len(tasks) < 2:
         return [task() for task in tasks]
