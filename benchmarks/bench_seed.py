@@ -1,10 +1,10 @@
-"""The tutorial's recipe: the naive listing vs ``digitnet train --recipe seed``, interleaved, in one run.
+"""The tutorial's recipe: the naive listing vs ``digitnet train --recipe seed``, interleaved, each in a fresh process.
 
     python benchmarks/bench_seed.py [--repeats 3]
 
 Both train the same float64 784-16-16-10 network for 150 full-batch iterations
 and must print the same 15 lines. Prints medians and the ratio; writes
-benchmarks/results/seed.json.
+benchmarks/results/seed-vs-naive.json (make bench writes seed.json).
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import naive_tutorial  # noqa: E402
-
-from digitnet import datasets, fit, tutorial_cost  # noqa: E402
+from digitnet import fit, tutorial_cost  # noqa: E402
 from digitnet.recipes import RECIPES, build  # noqa: E402
 
 
@@ -41,24 +39,24 @@ def digitnet_seed(X, y):
 
 
 def main():
+    from run import run_job  # each run in a fresh process, as make bench does
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    dataset = datasets.load("mnist")
-    X, y = dataset.train.features(np.float64), dataset.train.labels  # in memory, as the naive code's X
     times = {"naive": [], "digitnet": []}
     for _ in range(args.repeats):
-        t_naive, naive_lines = naive_tutorial.run(datasets.embedded_dir())
-        t_ours, our_lines = digitnet_seed(X, y)
-        assert naive_lines == our_lines, "the two runs printed different logs"
-        times["naive"].append(t_naive)
-        times["digitnet"].append(t_ours)
-        print(f"naive {t_naive:.2f} s   digitnet {t_ours:.2f} s   ratio {t_naive / t_ours:.2f}x", flush=True)
+        naive, ours = run_job(kind="seed", who="naive"), run_job(kind="seed", who="digitnet")
+        assert naive["lines"] == ours["lines"], "the two runs printed different logs"
+        times["naive"].append(naive["seconds"])
+        times["digitnet"].append(ours["seconds"])
+        print(f"naive {naive['seconds']:.2f} s   digitnet {ours['seconds']:.2f} s   "
+              f"ratio {naive['seconds'] / ours['seconds']:.2f}x", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = statistics.median(n / d for n, d in zip(times["naive"], times["digitnet"]))
     print(f"median: naive {med['naive']:.2f} s, digitnet --recipe seed {med['digitnet']:.2f} s, "
           f"digitnet is {ratio:.2f}x faster (same 15 lines)")
-    out = HERE / "results" / "seed.json"
+    out = HERE / "results" / "seed-vs-naive.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"times_s": times, "median_s": med, "median_ratio": ratio,
                                "numpy": np.__version__}, indent=2) + "\n")
