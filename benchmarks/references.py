@@ -25,7 +25,7 @@ def torch_mlp(sizes, activation="relu"):
 
 
 def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant", activation="relu",
-                optimizer="adam", step_lrs=None, max_steps=None, eval_fn=None, per_epoch=None):
+                optimizer="adam", step_lrs=None, eval_fn=None, per_epoch=None):
     """Mini-batch (or full-batch when batch_size >= n) training in PyTorch, the usual way.
 
     Returns (seconds, model). ``eval_fn(model) -> bool`` is called after each epoch
@@ -50,9 +50,8 @@ def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant
                                                     anneal_strategy="cos", div_factor=25, final_div_factor=1e4)
     loss_fn = torch.nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    seconds = 0.0
-    for epoch in range(epochs):
-        start = time.perf_counter()
+
+    def train_epoch(epoch):
         if full:
             if step_lrs:
                 for group in opt.param_groups:
@@ -69,12 +68,8 @@ def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant
                 opt.step()
                 if sched is not None:
                     sched.step()
-        seconds += time.perf_counter() - start
-        if per_epoch is not None:
-            per_epoch.append(time.perf_counter() - start)
-        if eval_fn is not None and eval_fn(model):
-            break
-    return seconds, model
+
+    return timed_epochs(epochs, train_epoch, lambda: eval_fn is not None and eval_fn(model), per_epoch), model
 
 
 def torch_accuracy(model, X, y) -> float:
@@ -92,15 +87,25 @@ def sklearn_train(X, y, hidden, *, epochs, batch_size, lr, seed, eval_fn=None, p
 
     clf = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam", batch_size=batch_size,
                         learning_rate_init=lr, max_iter=1, warm_start=True, shuffle=True, random_state=seed, tol=0)
-    seconds = 0.0
-    for _ in range(epochs):
-        start = time.perf_counter()
+
+    def train_epoch(epoch):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
-        seconds += time.perf_counter() - start
-        if per_epoch is not None:
-            per_epoch.append(time.perf_counter() - start)
-        if eval_fn is not None and eval_fn(clf):
+
+    return timed_epochs(epochs, train_epoch, lambda: eval_fn is not None and eval_fn(clf), per_epoch), clf
+
+
+def timed_epochs(epochs, train_epoch, done, per_epoch=None) -> float:
+    """Seconds spent in ``train_epoch(epoch)`` over up to ``epochs`` epochs; ``done()`` is asked
+    after each, outside the timed region. Each epoch's seconds go to the list ``per_epoch``."""
+    times = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        train_epoch(epoch)
+        times.append(time.perf_counter() - start)
+        if done():
             break
-    return seconds, clf
+    if per_epoch is not None:
+        per_epoch.extend(times)
+    return sum(times)

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import parallel
 from .blocked import BlockedRows
-from .losses import softmax_cross_entropy
+from .train import forward_backward
 
 CHUNK_ROWS = 1024
 GROUPS = 8  # fixed, so that the sums are the same on any machine; at most this many threads
@@ -62,13 +62,6 @@ class FullBatch:
     def _group(self, model, chunks, rng, metrics: bool) -> dict[str, float]:
         sums = dict.fromkeys(("loss", *(("correct", *self.batch_metrics) if metrics else ())), 0.0)
         for i, (x, labels) in enumerate(chunks):
-            logits = model.forward(x, training=True, rng=rng)
-            if metrics:
-                sums["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == labels))
-                for name, metric in self.batch_metrics.items():
-                    sums[name] += metric(logits, labels) * len(labels)
-            loss, dlogits = softmax_cross_entropy(logits, labels, label_smoothing=self.label_smoothing, out=logits,
-                                                  batch_size=self.n)
-            sums["loss"] += loss * len(labels)
-            model.backward(dlogits, accumulate=i > 0)
+            forward_backward(model, x, labels, sums, rng=rng, metrics=metrics, batch_metrics=self.batch_metrics,
+                             label_smoothing=self.label_smoothing, batch_size=self.n, accumulate=i > 0)
         return sums

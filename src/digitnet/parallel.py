@@ -29,8 +29,9 @@ MIN_PIECE = 1 << 16
 _pool: ThreadPoolExecutor | None = None
 
 
+@functools.cache
 def cores() -> int:
-    """CPU cores this process may run on."""
+    """CPU cores this process may run on (asked once)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

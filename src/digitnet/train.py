@@ -14,7 +14,6 @@ from typing import Callable
 import numpy as np
 
 from .errors import TrainingDiverged, UsageError
-from .fullbatch import FullBatch
 from .losses import softmax_cross_entropy
 from .model import MLP
 from .optim import Optimizer
@@ -190,7 +189,10 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     batch_metrics = batch_metrics or {}
     if augment is not None and (full_batch or augment.identity):
         augment = None  # full-batch training keeps its fixed input
-    full = FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics) if full_batch else None
+    if full_batch:
+        from .fullbatch import FullBatch  # here: it builds on forward_backward below
+
+        full = FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics)
     prefetch = ThreadPoolExecutor(1, thread_name_prefix="digitnet-augment") if augment is not None else None
 
     def batch(epoch: int, i: int, order):
@@ -225,14 +227,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
                 xb, yb = upcoming.result() if upcoming is not None else batch(epoch, i, order)
                 if prefetch is not None and i + 1 < steps_per_epoch:
                     upcoming = prefetch.submit(batch, epoch, i + 1, order)
-                logits = model.forward(xb, training=True, rng=rng)
-                if logged:
-                    totals["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-                    for name, metric in batch_metrics.items():
-                        totals[name] += metric(logits, yb) * len(yb)
-                loss, dlogits = softmax_cross_entropy(logits, yb, label_smoothing=label_smoothing, out=logits)
-                totals["loss"] += loss * len(yb)
-                model.backward(dlogits)
+                loss = forward_backward(model, xb, yb, totals, rng=rng, metrics=logged, batch_metrics=batch_metrics,
+                                        label_smoothing=label_smoothing)
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"the loss became {loss} at epoch {epoch}, step {optimizer.t} (learning rate {optimizer.lr:g}); "
@@ -267,6 +263,26 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     for cb in callbacks:
         cb.on_train_end(state)
     return history
+
+
+def forward_backward(model: MLP, x, labels: np.ndarray, sums: dict, *, rng, metrics: bool, batch_metrics: dict,
+                     label_smoothing: float = 0.0, batch_size: int | None = None, accumulate: bool = False) -> float:
+    """One batch through ``model`` and back: fills (or with ``accumulate`` adds to) ``model.grads``.
+
+    Adds to ``sums`` the loss times the rows and, with ``metrics``, the correct count and each batch
+    metric times the rows (measured before the update). ``batch_size``: see
+    :func:`~digitnet.losses.softmax_cross_entropy`. Returns the batch's mean loss.
+    """
+    logits = model.forward(x, training=True, rng=rng)
+    if metrics:
+        sums["correct"] += int(np.count_nonzero(logits.argmax(axis=1) == labels))
+        for name, metric in batch_metrics.items():
+            sums[name] += metric(logits, labels) * len(labels)
+    loss, dlogits = softmax_cross_entropy(logits, labels, label_smoothing=label_smoothing, out=logits,
+                                          batch_size=batch_size)
+    sums["loss"] += loss * len(labels)
+    model.backward(dlogits, accumulate=accumulate)
+    return loss
 
 
 def _check_finite(model: MLP, epoch: int, lr: float) -> None:
