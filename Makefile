@@ -1,37 +1,47 @@
-# `make demo` and `make test` set everything up themselves (a .venv in this directory).
+# `make demo` and `make test` set everything up themselves (a .venv in this directory, and the
+# Debian packages the tests need, through scripts/system-packages.sh).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench system-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# What the demo needs: the package and its runtime dependencies only.
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# What the tests need: the test extras too.
+$(VENV)/.test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $@ $(VENV)/.demo
+
+system-test:
+	@bash scripts/system-packages.sh test
 
 DEMO := demo
 
-demo: $(STAMP)
+demo: $(VENV)/.demo
 	$(BIN)/digitnet train --plots $(DEMO) --log $(DEMO)/train.jsonl
 	$(BIN)/digitnet evaluate --plots $(DEMO)
 	$(BIN)/digitnet report --out $(DEMO)
 	@echo
 	@echo "Pictures and a report are in $(DEMO)/ (open $(DEMO)/index.html). Next, try:"
 	@echo "  $(BIN)/digitnet evaluate                 # accuracy, per-class accuracy, confusion matrix"
-	@echo "  $(BIN)/digitnet predict MODEL --index 0  # MODEL: the path printed above"
+	@echo "  $(BIN)/digitnet predict --index 0        # a test digit, read by the model just trained"
+	@echo "  $(BIN)/digitnet serve                    # draw a digit at http://127.0.0.1:8000"
 	@echo "  $(BIN)/digitnet train --recipe seed      # the tutorial's run, line for line"
 
-test: $(STAMP)
+test: system-test $(VENV)/.test
 	$(BIN)/python -m pytest
 
-$(VENV)/.bench: $(STAMP)
+$(VENV)/.bench: $(VENV)/.test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	touch $(VENV)/.bench
+	touch $@
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py

@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+from run import machine, reexec_natural  # noqa: E402
+
+reexec_natural()  # before NumPy loads: measure with the BLAS kernel users' machines get
 
 from digitnet import datasets  # noqa: E402
 from digitnet.recipes import RECIPES, train  # noqa: E402
@@ -59,7 +62,7 @@ def main():
     table = "\n".join(lines) + "\n"
     (HERE / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%d")
-    (HERE / "results" / "accuracy.json").write_text(json.dumps({"date": stamp, "results": results}, indent=2) + "\n")
+    (HERE / "results" / "accuracy.json").write_text(json.dumps({"date": stamp, "machine": machine(), "results": results}, indent=2) + "\n")
     (HERE / "results" / "accuracy.md").write_text(table)
     print("\n" + table)
 

@@ -13,34 +13,16 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from digitnet import fit, tutorial_cost  # noqa: E402
-from digitnet.recipes import RECIPES, build  # noqa: E402
-
-
-def digitnet_seed(X, y):
-    """The seed recipe's model and optimizer, timed around fit() (its input blocking included)."""
-    config = RECIPES["seed"]
-    model, optimizer = build(config, 784, 10, steps_per_epoch=1)
-    start = time.perf_counter()
-    history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=None, log_every=config.log_every,
-                  batch_metrics={"cost": tutorial_cost})
-    seconds = time.perf_counter() - start
-    lines = ["Cost after iteration %i: %f Accuracy: %f" % (r["epoch"], r["cost"], r["accuracy"] * 100)
-             for r in history.records]
-    return seconds, lines
+from run import run_job  # noqa: E402  (run.py owns the jobs; each runs in a fresh process)
 
 
 def main():
-    from run import run_job  # each run in a fresh process, as make bench does
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -59,7 +41,7 @@ def main():
     out = HERE / "results" / "seed-vs-naive.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"times_s": times, "median_s": med, "median_ratio": ratio,
-                               "numpy": np.__version__}, indent=2) + "\n")
+                               "machine": run_job(kind="env")}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,17 +6,17 @@ import pytest
 from digitnet import UsageError
 from digitnet.augment import Augment, gaussian_matrix
 
-FULL = Augment(shift=2, rotate=10, scale=0.1, shear=5, alpha=30, sigma=5)
+FULL = Augment(shift=2, rotate=10, scale=0.1, shear=5, elastic_alpha=30, elastic_sigma=5)
 
 
 @pytest.fixture(scope="module")
 def digits(mnist):
-    return mnist.train.X[:64], mnist.train.y[:64]
+    return mnist.train.features()[:64], mnist.train.labels[:64]
 
 
 def test_shapes_dtype_and_range_are_kept(digits):
     X, _ = digits
-    for augment in (FULL, Augment(shift=3), Augment(rotate=30), Augment(alpha=34, sigma=4)):
+    for augment in (FULL, Augment(shift=3), Augment(rotate=30), Augment(elastic_alpha=34, elastic_sigma=4)):
         out = augment(X, np.random.default_rng(0))
         assert out.shape == X.shape and out.dtype == X.dtype
         assert out.min() >= 0 and out.max() <= 1 + 1e-6
@@ -72,8 +72,8 @@ def test_labels_survive_training_with_augmentation(mnist):
     from digitnet import MLP, Adam, fit
 
     model = MLP([784, 64, 10], "relu", rng=0)
-    fit(model, Adam(2e-3), mnist.train.X[:20000], mnist.train.y[:20000], epochs=2, batch_size=128, augment=FULL)
-    assert np.mean(model.predict(mnist.test.X) == mnist.test.y) > 0.90
+    fit(model, Adam(2e-3), mnist.train.features()[:20000], mnist.train.labels[:20000], epochs=2, batch_size=128, augment=FULL)
+    assert np.mean(model.predict(mnist.test.features()) == mnist.test.labels) > 0.90
 
 
 def test_nonsense_settings_are_refused():

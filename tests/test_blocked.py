@@ -37,7 +37,7 @@ def test_full_batch_gradient_equals_one_dense_product(mnist, n, smoothing):
     loss, expected = dense_gradient(model, X, y, smoothing)
     full = FullBatch(model, X, y, label_smoothing=smoothing, batch_metrics={"cost": tutorial_cost})
     assert len(full.groups) == min(8, -(-n // 1024))
-    sums = full.gradient(np.random.default_rng(0))
+    sums = full.sums(np.random.default_rng(0))
     assert sums["loss"] / n == pytest.approx(loss, rel=1e-12)
     assert sums["correct"] == np.count_nonzero(model.predict(X) == y)
     assert sums["cost"] / n == pytest.approx(tutorial_cost(model.forward(X), y), rel=1e-9)

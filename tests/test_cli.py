@@ -43,6 +43,20 @@ def test_predict_index_shows_the_image_and_ten_probabilities(trained, capsys):
     assert "█" in out and out.count("%") >= 11
 
 
+def test_predict_without_a_model_uses_the_latest(trained, digitnet_home, capsys):
+    path, _ = trained
+    from digitnet import paths
+
+    paths.remember_latest(path)
+    assert main(["predict", "--index", "0"]) == 0
+    assert "predicted: 7" in capsys.readouterr().out
+
+
+def test_python_dash_m_digitnet_is_the_command():
+    result = digitnet("--version")
+    assert result.returncode == 0 and result.stdout.startswith("digitnet ")
+
+
 def test_predict_png(trained, mnist, tmp_path, capsys):
     path, _ = trained
     # Test image 1 (a 2), drawn dark on light and larger, as a user would scan it.

@@ -13,7 +13,7 @@ import pytest
 
 from digitnet import DataError, datasets
 from digitnet.data.idx import encode_idx
-from digitnet.datasets import FILES
+from digitnet.data.registry import FILES
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_downloads_on_first_use_and_verifies(registered):
     root, files, cache = registered
     publish(root, "mirror1", files)
     ds = datasets.load("testset")
-    assert ds.name == "testset" and ds.train.X.shape == (50, 784) and len(ds.test) == 20
+    assert ds.name == "testset" and ds.train.features().shape == (50, 784) and len(ds.test) == 20
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{s}.gz" for s in FILES)
     assert ds.sha256 == {s: f[2] for s, f in files.items()}
     (root / "mirror1" / f"{FILES[0]}.gz").unlink()  # second load: from the cache, no network

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from digitnet import DataError, MLP, ModelFileError, load_model, save_model
 from digitnet.data.idx import TYPE_CODES, encode_idx, read_idx
-from digitnet.io import encode
+from digitnet.modelfile import encode
 
 EXAMPLES = 2500
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

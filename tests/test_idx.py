@@ -80,10 +80,10 @@ def write_dataset(directory, n_train=5, n_test=3, labels_max=9, test_labels=None
 def test_any_directory_of_idx_files_loads(tmp_path):
     write_dataset(tmp_path)
     ds = datasets.load(tmp_path)
-    assert ds.train.X.shape == (5, 784) and ds.train.X.dtype == np.float32
+    assert ds.train.features().shape == (5, 784) and ds.train.features().dtype == np.float32
     assert ds.test.images.shape == (3, 28, 28) and ds.test.images.dtype == np.uint8
-    assert 0 <= ds.train.X.min() and ds.train.X.max() <= 1
-    np.testing.assert_array_equal(ds.train.X, ds.train.images.reshape(5, -1) / np.float32(255))
+    assert 0 <= ds.train.features().min() and ds.train.features().max() <= 1
+    np.testing.assert_array_equal(ds.train.features(), ds.train.images.reshape(5, -1) / np.float32(255))
 
 
 def test_label_out_of_range_and_count_mismatch(tmp_path):
@@ -110,7 +110,7 @@ def test_unknown_dataset_name():
 def test_embedded_mnist(mnist):
     assert mnist.name == "mnist"
     assert (len(mnist.train), len(mnist.test)) == (60000, 10000)
-    assert mnist.train.X.shape == (60000, 784) and mnist.train.X.dtype == np.float32
+    assert mnist.train.features().shape == (60000, 784) and mnist.train.features().dtype == np.float32
     assert mnist.test.labels[:4].tolist() == [7, 2, 1, 0]
     assert mnist.sha256["train-images-idx3-ubyte"].startswith("ba891046")
 

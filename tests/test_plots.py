@@ -18,8 +18,8 @@ from digitnet.report import build_report
 @pytest.fixture(scope="module")
 def trained(mnist):
     model = MLP([784, 32, 10], "relu", rng=0)
-    Xv, yv = mnist.train.X[50000:], mnist.train.y[50000:]
-    history = fit(model, Adam(2e-3), mnist.train.X[:20000], mnist.train.y[:20000], epochs=3,
+    Xv, yv = mnist.train.features()[50000:], mnist.train.labels[50000:]
+    history = fit(model, Adam(2e-3), mnist.train.features()[:20000], mnist.train.labels[:20000], epochs=3,
                   batch_size=128, validation=(Xv, yv))
     model.metadata = {"history": history.to_dict(), "recipe": "test", "train_seconds": 1.0, "seed": 0}
     return model, history

@@ -3,7 +3,7 @@
 >>> from digitnet import MLP, SGD, fit, datasets
 >>> train, test = datasets.load("mnist")
 >>> model = MLP([784, 16, 16, 10], "tanh")
->>> history = fit(model, SGD(0.5), train.X, train.y, epochs=150, batch_size=None)
+>>> history = fit(model, SGD(0.5), train.features(), train.labels, epochs=150, batch_size=None)
 
 Importing it does one thing besides defining names: unless you have set
 ``OPENBLAS_THREAD_TIMEOUT`` yourself, it sets it to 16, so that OpenBLAS's idle threads
@@ -19,21 +19,22 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")  # spin 2^16 cycles (~20 
 
 from . import datasets  # noqa: E402 (after the environment above)
 from .errors import DataError, DigitnetError, ModelFileError, TrainingDiverged, UsageError
-from .io import load_model, save_model
+from .config import TrainConfig
 from .layers import ACTIVATIONS, Activation, Dense, Dropout
 from .losses import softmax, softmax_cross_entropy, tutorial_cost
-from .metrics import accuracy, confusion_matrix, per_class_accuracy
+from .metrics import Evaluation, accuracy, confusion_matrix, evaluate, per_class_accuracy
 from .model import MLP
+from .modelfile import load_model, save_model
 from .optim import SGD, Adam, AdamW
-from .recipes import RECIPES, TrainConfig, train
+from .recipes import RECIPES, train
 from .schedules import Constant, Cosine, OneCycle, Step
-from .train import Callback, EarlyStopping, History, fit
-
-__version__ = "0.1.0"
+from .training import Callback, EarlyStopping, History, fit
+from .version import __version__
 
 __all__ = [
     "ACTIVATIONS", "Activation", "Adam", "AdamW", "Callback", "Constant", "Cosine", "DataError", "Dense",
-    "DigitnetError", "Dropout", "EarlyStopping", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
-    "Step", "TrainConfig", "TrainingDiverged", "UsageError", "accuracy", "confusion_matrix", "datasets", "fit",
+    "DigitnetError", "Dropout", "EarlyStopping", "Evaluation", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
+    "Step", "TrainConfig", "TrainingDiverged", "UsageError", "accuracy", "confusion_matrix", "datasets", "evaluate", "fit",
     "load_model", "per_class_accuracy", "save_model", "softmax", "softmax_cross_entropy", "train", "tutorial_cost",
+    "__version__",
 ]

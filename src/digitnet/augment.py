@@ -30,26 +30,28 @@ class Augment:
 
     shift : max translation, pixels.     rotate : max rotation, degrees.
     scale : max relative zoom (0.1: 0.9x to 1.1x, independently per axis).
-    shear : max shear angle, degrees.     alpha, sigma : elastic distortion strength and smoothness (pixels).
+    shear : max shear angle, degrees.
+    elastic_alpha, elastic_sigma : elastic distortion strength and smoothness (pixels).
     """
 
     shift: float = 0.0
     rotate: float = 0.0
     scale: float = 0.0
     shear: float = 0.0
-    alpha: float = 0.0
-    sigma: float = 5.0
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 5.0
 
     def __post_init__(self):
         for name, value in asdict(self).items():
             if not (np.isfinite(value) and value >= 0):
                 raise UsageError(f"augmentation {name} must be a finite number >= 0, got {value}")
-        if self.sigma <= 0 or self.scale >= 1:
-            raise UsageError(f"augmentation needs sigma > 0 and scale < 1, got sigma={self.sigma}, scale={self.scale}")
+        if self.elastic_sigma <= 0 or self.scale >= 1:
+            raise UsageError(f"augmentation needs elastic_sigma > 0 and scale < 1, "
+                             f"got elastic_sigma={self.elastic_sigma}, scale={self.scale}")
 
     @property
     def identity(self) -> bool:
-        return self.shift == self.rotate == self.scale == self.shear == self.alpha == 0
+        return self.shift == self.rotate == self.scale == self.shear == self.elastic_alpha == 0
 
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Distorted copies of ``images`` (n, side*side), same dtype."""
@@ -76,8 +78,8 @@ class Augment:
         yo, xo = ys[None] - ty[:, None, None], xs[None] - tx[:, None, None]
         src_y = (e[:, None, None] * yo - b[:, None, None] * xo) / det[:, None, None] + centre
         src_x = (-c[:, None, None] * yo + a[:, None, None] * xo) / det[:, None, None] + centre
-        if self.alpha:
-            gT = gaussian_matrix(side, self.sigma).T
+        if self.elastic_alpha:
+            gT = gaussian_matrix(side, self.elastic_sigma).T
             for src in (src_y, src_x):
                 field = rng.random((n, side, side), dtype=f32)
                 field -= 0.5
@@ -85,7 +87,7 @@ class Augment:
                 # G F Gᵀ as two large products: blur the rows, then (transposed) the columns
                 rows = (field.reshape(n * side, side) @ gT).reshape(n, side, side)
                 smooth = (rows.transpose(0, 2, 1).reshape(n * side, side) @ gT).reshape(n, side, side).transpose(0, 2, 1)
-                src += f32(self.alpha) * smooth
+                src += f32(self.elastic_alpha) * smooth
         return _bilinear(images.reshape(n, side, side), src_y, src_x).reshape(n, d).astype(images.dtype, copy=False)
 
 

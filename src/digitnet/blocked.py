@@ -7,11 +7,18 @@ zeros, and which pixels carry ink depends on where the digit sits. So the rows
 blocks; each block keeps only the columns that are non-zero somewhere in it
 (about half of them). Both products then skip the all-zero columns of each block:
 the result is the same sum over the same non-zero terms, in another order.
+
+This module is the only one that knows about blocked input: it registers the two
+products a :class:`~digitnet.layers.Dense` layer makes with its input
+(:func:`~digitnet.layers.input_product`, :func:`~digitnet.layers.input_gradient`)
+for :class:`ColumnBlock`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .layers import input_gradient, input_product
 
 
 class ColumnBlock:
@@ -28,6 +35,18 @@ class ColumnBlock:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+
+@input_product.register
+def _(x: ColumnBlock, WT: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.matmul(WT[:, x.used], x.values.T, out=out)  # only the weight rows of the used columns
+
+
+@input_gradient.register
+def _(x: ColumnBlock, dyT: np.ndarray, dWT: np.ndarray, *, accumulate: bool) -> None:
+    if not accumulate:
+        dWT[...] = 0
+    dWT[:, x.used] += dyT @ x.values  # the other columns of x are zero
 
 
 class BlockedRows:

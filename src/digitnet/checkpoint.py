@@ -19,10 +19,10 @@ import numpy as np
 
 from .errors import ModelFileError, UsageError
 from .fileio import atomic_write_bytes
-from .io import FORMAT_VERSION, encode, read_file
+from .modelfile import FORMAT_VERSION, encode, read_file
 from .model import MLP
 from .optim import Optimizer
-from .train import History, Resume
+from .training import History, Resume
 
 FORMAT = "digitnet-checkpoint"
 PATTERN = "ckpt-*.safetensors"
@@ -39,6 +39,10 @@ class Checkpointer:
             raise UsageError(f"checkpoints need keep >= 1 and every_steps >= 0, got keep={keep}, every_steps={every_steps}")
         self.directory, self.every_steps, self.keep = Path(directory), every_steps, keep
         self.metadata = metadata or {}
+
+    def due(self, step: int) -> bool:
+        """Whether a mid-epoch checkpoint is due after optimizer step ``step``."""
+        return bool(self.every_steps) and step % self.every_steps == 0
 
     def save(self, model: MLP, optimizer: Optimizer, rng: np.random.Generator, callbacks, resume: Resume) -> Path:
         tensors = {f"model/{k}": v for k, v in model.params.items()}
@@ -92,7 +96,7 @@ def latest(directory: str | Path) -> Path:
 
 def restore(path: str | Path, model: MLP, optimizer: Optimizer, callbacks=()) -> tuple[Resume, np.random.Generator]:
     """Load a checkpoint's state into ``model``, ``optimizer`` and ``callbacks``; returns what
-    :func:`digitnet.train.fit` needs to continue (``resume=``, ``rng=``)."""
+    :func:`digitnet.training.fit` needs to continue (``resume=``, ``rng=``)."""
     path = Path(path)
     tensors, config, state, _ = read(path)
     try:

@@ -6,60 +6,84 @@ Exit status: 0 success, 1 bad data or model file, 2 usage error, 130 interrupted
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
-from . import __version__
+from . import checkpoint, datasets, download, paths
+from .config import SETTINGS, TrainConfig, check_setting
+from .data.preprocess import load_digit
+from .display import JsonlLog, LineLog, ProgressBars, summary_table
 from .errors import DigitnetError, TrainingDiverged, UsageError
+from .metrics import evaluate
+from .modelfile import load_model, save_model
+from .recipes import RECIPES, get_recipe, train
+from .version import __version__
 
 BLOCKS = " ░▒▓█"
-_UNSET = object()  # default of flags whose value may legitimately be None
+_UNSET = object()  # default of setting flags: not given (a value may legitimately be None)
+AUGMENTATION = tuple(name for name, spec in SETTINGS.items() if spec["group"] == "augmentation")
 
 
 # --- argument types: each turns a bad value into a clear usage error (exit 2) ---
 
-def _number(kind, *, positive=False, minimum=None, below=None, name="value"):
+def _number(kind, *, minimum=None, name="value"):
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if kind is float and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if positive and value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text}")
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {text}")
-        if below is not None and value >= below:
-            raise argparse.ArgumentTypeError(f"{name} must be < {below}, got {text}")
         return value
     return parse
 
 
-def _hidden(text):
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip() != "") if text.strip() else ()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer sizes, e.g. 256,256") from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {text}")
-    return sizes
+def _setting(name: str):
+    """An argparse type for a TrainConfig setting: text -> value, checked by the config itself."""
+    kind = SETTINGS[name]["kind"]
+
+    def parse(text):
+        try:
+            if kind == "sizes":
+                try:
+                    value = [int(s) for s in text.split(",")] if text.strip() else []
+                except ValueError:
+                    raise UsageError(f"{text!r} is not a comma-separated list of layer sizes, e.g. 256,256") from None
+            elif kind == "batch" and text == "full":
+                value = None
+            elif kind in (int, "batch", float):
+                value = _number(float if kind is float else int, name=name)(text)
+            else:
+                value = text
+            value = check_setting(name, value)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name}: ")) from None
+        return value
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
 
 
-def _batch_size(text):
-    if text == "full":
-        return None
-    return _number(int, minimum=1, name="batch size")(text)
+def add_setting_flags(parser, names=None, *, default=None) -> None:
+    """One flag per TrainConfig setting (or those in ``names``), with its help, choices and checks."""
+    groups = {}
+    for name, spec in SETTINGS.items():
+        if not spec["flag"] or (names is not None and name not in names):
+            continue
+        if spec["group"] not in groups:
+            groups[spec["group"]] = parser if spec["group"] == "training" else parser.add_argument_group(
+                "augmentation (random distortions of each training batch)")
+        kwargs = {"choices": spec["choices"]} if spec["choices"] else {"type": _setting(name)}
+        metavar = {"sizes": "SIZES", "batch": "N|full"}.get(spec["kind"])
+        groups[spec["group"]].add_argument(f"--{name.replace('_', '-')}", default=default, metavar=metavar,
+                                           help=spec["help"], **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .layers import ACTIVATIONS
-    from .recipes import OPTIMIZER_NAMES, RECIPES
-    from .schedules import SCHEDULES
-
     parser = argparse.ArgumentParser(
         prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
         epilog="Run `digitnet COMMAND --help` for each command's options.")
@@ -72,35 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--recipe", nargs="?", const="list", default="default", metavar="NAME",
                    help=f"named recipe: {', '.join(RECIPES)} (no NAME: list them)")
     t.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML file of settings (same names as the flags, with _)")
-    t.add_argument("--hidden", type=_hidden, metavar="SIZES", help="hidden layer sizes, e.g. 256,256 or 16,16")
-    t.add_argument("--activation", choices=sorted(ACTIVATIONS), help="hidden activation")
-    t.add_argument("--init", choices=["auto", "tutorial", "glorot", "lecun", "he"], help="weight initialization")
-    t.add_argument("--epochs", type=_number(int, minimum=1, name="epochs"), help="passes over the training set")
-    t.add_argument("--batch-size", type=_batch_size, default=_UNSET, metavar="N|full", help="samples per step, or 'full' for full-batch")
-    t.add_argument("--optimizer", choices=OPTIMIZER_NAMES, help="update rule")
-    t.add_argument("--lr", type=_number(float, positive=True, name="learning rate"), help="(peak) learning rate")
-    t.add_argument("--momentum", type=_number(float, minimum=0, below=1, name="momentum"), help="momentum for momentum/nesterov")
-    t.add_argument("--weight-decay", type=_number(float, minimum=0, name="weight decay"), help="L2 (sgd/adam) or decoupled (adamw)")
-    t.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
-    t.add_argument("--warmup-epochs", type=_number(float, minimum=0, name="warm-up"), help="linear warm-up (cosine schedule)")
-    t.add_argument("--dropout", type=_number(float, minimum=0, below=1, name="dropout"), help="dropout probability on hidden units")
-    t.add_argument("--label-smoothing", type=_number(float, minimum=0, below=1, name="label smoothing"), help="label smoothing ε")
-    t.add_argument("--validation", type=_number(float, minimum=0, below=1, name="validation fraction"),
-                   help="fraction of the training set held out for validation")
-    t.add_argument("--patience", type=_number(int, minimum=0, name="patience"), help="early stopping patience in epochs (0: off)")
-    t.add_argument("--seed", type=_number(int, minimum=0, name="seed"), help="random seed (weights, shuffling, dropout)")
-    t.add_argument("--log-every", type=_number(int, minimum=1, name="log interval"), help="log every N epochs")
-    t.add_argument("--dtype", choices=["float32", "float64"], help="floating-point precision")
-    aug = t.add_argument_group("augmentation (random distortions of each training batch)")
-    aug.add_argument("--shift", type=_number(float, minimum=0, name="shift"), help="max shift, pixels")
-    aug.add_argument("--rotate", type=_number(float, minimum=0, name="rotation"), help="max rotation, degrees")
-    aug.add_argument("--scale", type=_number(float, minimum=0, below=1, name="scale"), help="max zoom per axis (0.1: 0.9x-1.1x)")
-    aug.add_argument("--shear", type=_number(float, minimum=0, name="shear"), help="max shear, degrees")
-    aug.add_argument("--elastic-alpha", type=_number(float, minimum=0, name="elastic alpha"),
-                     help="elastic distortion strength, pixels (Simard et al. 2003; 0: off)")
-    aug.add_argument("--elastic-sigma", type=_number(float, positive=True, name="elastic sigma"),
-                     help="elastic distortion smoothness, pixels")
-    t.add_argument("--data", metavar="NAME|DIR", help="dataset name (mnist) or a directory with the four IDX files")
+    add_setting_flags(t, default=_UNSET)
     t.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save the model (default: user data dir)")
     t.add_argument("--plots", type=Path, metavar="DIR", help="write the learning curves (PNG) to DIR")
     t.add_argument("--log", type=Path, metavar="FILE.jsonl", help="write one JSON record per logged epoch to FILE")
@@ -133,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a picture grid: test digits, each followed by random distortions of it.")
     a.add_argument("--show", type=Path, default=Path("augment.png"), metavar="FILE.png", help="where to write the grid")
     a.add_argument("--recipe", default="best", metavar="NAME", help="take the augmentation settings of this recipe")
-    for flag in ("shift", "rotate", "scale", "shear", "elastic-alpha", "elastic-sigma"):
-        a.add_argument(f"--{flag}", type=_number(float, minimum=0, name=flag), help=f"override the recipe's {flag}")
+    add_setting_flags(a, AUGMENTATION, default=_UNSET)
     a.add_argument("--seed", type=_number(int, minimum=0, name="seed"), default=0)
     a.set_defaults(func=cmd_augment)
 
@@ -158,9 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("predict", help="classify test images or your own pictures",
-                       description="Show an image as the network sees it, the prediction and the ten probabilities.")
-    p.add_argument("model", type=Path, metavar="MODEL", help="a .safetensors model")
-    p.add_argument("images", nargs="*", type=Path, metavar="IMAGE", help="PNG/JPEG pictures of digits")
+                       usage="digitnet predict [MODEL.safetensors] (IMAGE... | --index N) [--data NAME|DIR]",
+                       description="Show an image as the network sees it, the prediction and the ten probabilities. "
+                                   "MODEL is optional (default: the last model trained); it is recognised by its "
+                                   ".safetensors suffix.")
+    p.add_argument("paths", nargs="*", type=Path, metavar="MODEL|IMAGE",
+                   help="a .safetensors model (optional, first), then PNG/JPEG pictures of digits")
     p.add_argument("--index", type=_number(int, minimum=0, name="index"), metavar="N", help="test image number N instead")
     p.add_argument("--data", metavar="NAME|DIR", help="dataset for --index (default: the model's)")
     p.set_defaults(func=cmd_predict)
@@ -186,52 +184,43 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _console():
-    from rich.console import Console
-
     return Console(highlight=False, soft_wrap=True)
 
 
 # --- train ---
 
-def resolve_config(args):
+def resolve_config(args) -> TrainConfig:
     """Recipe, then --config TOML, then flags."""
-    from .recipes import TrainConfig, get_recipe
-
     config = get_recipe(args.recipe)
     if args.config:
-        import tomllib
+        config = TrainConfig.from_dict({**config.to_dict(), **_read_toml(args.config)})
+    return config.updated(**_flags_given(args, SETTINGS))
 
-        try:
-            settings = tomllib.loads(args.config.read_text())
-        except FileNotFoundError:
-            raise UsageError(f"{args.config}: no such config file") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{args.config}: not valid TOML ({exc})") from None
-        if "batch_size" in settings and settings["batch_size"] == "full":
-            settings["batch_size"] = None
-        config = TrainConfig.from_dict({**config.to_dict(), **settings})
-    flags = {name: getattr(args, name) for name in (
-        "hidden", "activation", "init", "epochs", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-        "warmup_epochs", "dropout", "label_smoothing", "validation", "patience", "seed", "log_every", "dtype", "data",
-        "shift", "rotate", "scale", "shear", "elastic_alpha", "elastic_sigma")}
-    changes = {k: v for k, v in flags.items() if v is not None}
-    if args.batch_size is not _UNSET:
-        changes["batch_size"] = args.batch_size
-    return config.updated(**changes) if changes else config
+
+def _flags_given(args, names) -> dict:
+    return {name: getattr(args, name) for name in names
+            if getattr(args, name, _UNSET) is not _UNSET and SETTINGS[name]["flag"]}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, expected a TOML config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def cmd_train(args) -> int:
-    from .recipes import RECIPES
-
     console = _console()
     if args.recipe == "list":
         for name, recipe in RECIPES.items():
             console.print(f"{name:10} {recipe.description}")
         return 0
-    from . import checkpoint, datasets, paths
-    from .io import save_model
-    from .recipes import TrainConfig, train
-
     resume_from, recipe = None, args.recipe
     if args.resume:
         resume_from = checkpoint.latest(args.resume)
@@ -245,8 +234,6 @@ def cmd_train(args) -> int:
             raise UsageError(f"{args.checkpoint_dir} already holds checkpoints of a run: continue it with "
                              f"--resume {args.checkpoint_dir}, or choose an empty directory")
     out = args.out or paths.new_model_path(recipe)
-
-    from .display import JsonlLog, LineLog, ProgressBars, summary_table
 
     dataset = datasets.load(config.data)
     say = (lambda *a, **k: None) if args.quiet else console.print
@@ -264,7 +251,7 @@ def cmd_train(args) -> int:
                    extra_metadata={"recipe": recipe, "out": str(out)})
     model = result.model
     model.metadata["recipe"] = recipe
-    save_model(out, model, model.metadata)
+    save_model(out, model)
     paths.remember_latest(out)
     if not args.quiet:
         console.print(summary_table(result.history, model.metadata, len(dataset.train)))
@@ -281,9 +268,6 @@ def cmd_train(args) -> int:
 # --- evaluate ---
 
 def _model_and_data(model_path, data):
-    from . import datasets, paths
-    from .io import load_model
-
     model = load_model(model_path if model_path else paths.latest_model())
     dataset = datasets.load(data) if data else datasets.load_for(model.metadata)
     if dataset.train.images[0].size != model.sizes[0] or dataset.num_classes != model.sizes[-1]:
@@ -293,40 +277,33 @@ def _model_and_data(model_path, data):
 
 
 def cmd_evaluate(args) -> int:
-    from rich.table import Table
-
-    from .metrics import accuracy_interval, confusion_matrix, per_class_accuracy
-
     model, dataset = _model_and_data(args.model, args.data)
     console = _console()
-    pred = model.predict(dataset.test.features(model.dtype))
-    labels = dataset.test.labels
-    correct = int(np.sum(pred == labels))
-    low, high = accuracy_interval(correct, len(labels))
-    console.print(f"test accuracy: {correct / len(labels) * 100:.2f}% ({correct:,}/{len(labels):,}; "
+    result = evaluate(model, dataset.test, dataset.num_classes)
+    low, high = result.interval
+    console.print(f"test accuracy: {result.accuracy * 100:.2f}% ({result.correct:,}/{result.total:,}; "
                   f"95% CI {low * 100:.2f}-{high * 100:.2f}%) on {dataset.name}")
-    cm = confusion_matrix(labels, pred, dataset.num_classes)
+    cm = result.confusion
     table = Table(title="confusion matrix (rows: true class, columns: predicted)")
     table.add_column("true", justify="right")
     for j in range(dataset.num_classes):
         table.add_column(str(j), justify="right")
     table.add_column("acc.", justify="right")
-    for i, acc in enumerate(per_class_accuracy(cm)):
+    for i, acc in enumerate(result.per_class):
         cells = [f"[bold]{v}[/]" if i == j else (str(v) if v else "·") for j, v in enumerate(cm[i])]
         table.add_row(f"{i} {dataset.classes[i] if dataset.classes[i] != str(i) else ''}".strip(), *cells, f"{acc * 100:.1f}%")
     console.print(table)
     if args.plots:
         from . import plots
 
-        for name, fig in plots.evaluation_figures(model, dataset).items():
+        for name, fig in plots.evaluation_figures(model, dataset, result).items():
             plots.save(fig, args.plots / f"{name}.png")
         console.print(f"plots written to {args.plots}/")
     return 0
 
 
 def cmd_report(args) -> int:
-    from . import paths
-    from .report import write_report
+    from .report import write_report  # matplotlib: loaded only when needed
 
     model_path = args.model or paths.latest_model()
     model, dataset = _model_and_data(model_path, args.data)
@@ -338,15 +315,12 @@ def cmd_report(args) -> int:
 # --- augment ---
 
 def cmd_augment(args) -> int:
-    from . import datasets, plots
-    from .recipes import get_recipe
+    from . import plots
 
-    changes = {k: getattr(args, k) for k in ("shift", "rotate", "scale", "shear", "elastic_alpha", "elastic_sigma")
-               if getattr(args, k) is not None}
-    config = get_recipe(args.recipe).updated(**changes)
+    config = get_recipe(args.recipe).updated(**_flags_given(args, AUGMENTATION))
     augment = config.augmentation()
     test = datasets.load("mnist").test
-    plots.save(plots.augmentation_grid(test.X[:8], augment, np.random.default_rng(args.seed)), args.show)
+    plots.save(plots.augmentation_grid(test.features()[:8], augment, np.random.default_rng(args.seed)), args.show)
     _console().print(f"{augment} -> {args.show}")
     return 0
 
@@ -354,9 +328,8 @@ def cmd_augment(args) -> int:
 # --- serve ---
 
 def cmd_serve(args) -> int:
-    import uvicorn
+    import uvicorn  # the web stack: loaded only when needed
 
-    from . import paths
     from .serve import create_app
 
     if args.port > 65535:
@@ -371,8 +344,6 @@ def cmd_serve(args) -> int:
 # --- datasets ---
 
 def cmd_datasets(args) -> int:
-    from . import datasets, download
-
     console = _console()
     if args.action == "list":
         for info in datasets.REGISTRY.values():
@@ -414,8 +385,9 @@ def render(image: np.ndarray) -> str:
 
 
 def cmd_predict(args) -> int:
-    from .data.preprocess import load_digit
-
+    paths_given = list(args.paths)
+    args.model = paths_given.pop(0) if paths_given and paths_given[0].suffix == ".safetensors" else None
+    args.images = paths_given
     if (args.index is None) == (not args.images):
         raise UsageError("give either --index N or one or more IMAGE files")
     console = _console()
@@ -427,9 +399,7 @@ def cmd_predict(args) -> int:
         items = [(f"test image {args.index}", image, int(dataset.test.labels[args.index]))]
         classes = dataset.classes
     else:
-        from .io import load_model
-
-        model = load_model(args.model)
+        model = load_model(args.model or paths.latest_model())
         classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
         items = [(str(path), load_digit(path), None) for path in args.images]
     for name, image, label in items:
@@ -444,7 +414,3 @@ def cmd_predict(args) -> int:
         for k, p in enumerate(proba):
             console.print(f"  {classes[k]:>11} {p * 100:6.2f}% {'█' * int(round(p * 40))}", markup=False)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

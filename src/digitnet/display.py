@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .train import Callback
+from .training import Callback
 
 
 def tutorial_line(record: dict) -> str:

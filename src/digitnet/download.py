@@ -6,48 +6,35 @@ uncompressed SHA-256 is wrong is refused and nothing of it is kept.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+import pooch
+
 from .data.idx import read_idx
+from .data.registry import FILES, DatasetInfo
 from .errors import DataError
+from .paths import cache_dir
 
 TIMEOUT_S = 30
 
 
-def cache_dir() -> Path:
-    """``$DIGITNET_CACHE``, or the platform's user cache directory for digitnet."""
-    env = os.environ.get("DIGITNET_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return platformdirs.user_cache_path("digitnet")
-
-
-def target_dir(info) -> Path:
+def target_dir(info: DatasetInfo) -> Path:
     return cache_dir() / "datasets" / info.name
 
 
-def is_complete(info) -> bool:
-    from .datasets import FILES
-
+def is_complete(info: DatasetInfo) -> bool:
     return all((target_dir(info) / f"{stem}.gz").is_file() for stem in FILES)
 
 
-def dataset_dir(info) -> Path:
+def dataset_dir(info: DatasetInfo) -> Path:
     """The directory holding ``info``'s four files, downloading them on first use."""
     if not is_complete(info):
         download(info)
     return target_dir(info)
 
 
-def download(info, *, progress: bool = False) -> Path:
+def download(info: DatasetInfo, *, progress: bool = False) -> Path:
     """Fetch the four files of a registered dataset into the cache, trying each mirror in turn."""
-    import pooch
-
-    from .datasets import FILES
-
     pooch.get_logger().setLevel("WARNING")  # its "Downloading ..." lines are the CLI's to print, not ours
     directory = target_dir(info)
     directory.mkdir(parents=True, exist_ok=True)

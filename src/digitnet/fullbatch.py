@@ -11,28 +11,45 @@ on which finishes first.
 The rows stay in memory as they were, except for a sparse input with many zero
 columns (MNIST's pixels: 81% zeros), which is stored as
 :class:`~digitnet.blocked.BlockedRows` so that the first layer skips its zeros.
+
+Both fast paths stay inside this module and :mod:`digitnet.blocked`: the model, its
+layers and the training loop see one more batch source with the same interface as
+:class:`~digitnet.minibatch.MiniBatches`.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 
 from . import parallel
 from .blocked import BlockedRows
-from .train import forward_backward
+from .step import forward_backward
 
 CHUNK_ROWS = 1024
 GROUPS = 8  # fixed, so that the sums are the same on any machine; at most this many threads
 
 
-class FullBatch:
-    """The data of full-batch training, ready for :meth:`gradient` at every step.
+def replica(model):
+    """A copy of ``model`` that shares its parameter arrays and owns everything else
+    (layer buffers, gradients, dropout masks): one per thread working on part of a batch."""
+    return copy.deepcopy(model, memo={id(p): p for p in model.params.values()})
 
-    ``X`` (n, d) of the model's dtype, ``y`` (n,) integer labels.
+
+class FullBatch:
+    """The data of full-batch training: one step per epoch over all rows.
+
+    ``X`` (n, d) of the model's dtype, ``y`` (n,) integer labels. The same interface as
+    :class:`~digitnet.minibatch.MiniBatches` (:meth:`start_epoch`, :meth:`gradient`, :meth:`close`).
     """
+
+    steps = 1  # per epoch
+    order = None  # the rows are never shuffled
 
     def __init__(self, model, X: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0, batch_metrics=None):
         self.model, self.n = model, len(X)
+        self.batch_size = self.n
         self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
         chunks = [(rows, X[rows]) for rows in (slice(s, s + CHUNK_ROWS) for s in range(0, self.n, CHUNK_ROWS))]
         if self.n >= 4 * CHUNK_ROWS:
@@ -42,13 +59,25 @@ class FullBatch:
         chunks = [(x, y[rows]) for rows, x in chunks]
         bounds = np.linspace(0, len(chunks), min(GROUPS, len(chunks)) + 1).round().astype(int)
         self.groups = [chunks[a:b] for a, b in zip(bounds, bounds[1:])]
-        self.replicas = [model] + [model.replica() for _ in self.groups[1:]]
+        self.replicas = [model] + [replica(model) for _ in self.groups[1:]]
 
-    def gradient(self, rng: np.random.Generator, *, metrics: bool = True) -> dict[str, float]:
-        """Fill ``model.grads`` with the gradient of the mean loss over all rows.
+    def start_epoch(self, epoch: int, rng: np.random.Generator, order=None) -> None:
+        pass  # the same rows every epoch
 
-        Returns sums over the rows: ``loss``, and with ``metrics`` also ``correct`` and the batch metrics.
-        """
+    def close(self) -> None:
+        pass
+
+    def gradient(self, i: int, rng: np.random.Generator, sums: dict, *, metrics: bool = True) -> float:
+        """Fill ``model.grads`` with the gradient of the mean loss over all rows; add to ``sums``
+        the sums over the rows (``loss``, and with ``metrics`` ``correct`` and the batch metrics);
+        return the mean loss. ``i`` is always 0."""
+        totals = self.sums(rng, metrics=metrics)
+        for key, value in totals.items():
+            sums[key] += value
+        return totals["loss"] / self.n
+
+    def sums(self, rng: np.random.Generator, *, metrics: bool = True) -> dict[str, float]:
+        """Fill ``model.grads``; the sums over the rows."""
         # Dropout draws from one generator per group, seeded from ``rng``: the same masks on any machine.
         rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=len(self.groups))] \
             if self.model.dropout else [rng] * len(self.groups)

@@ -7,15 +7,24 @@ up to 1.6x faster on the tutorial's skinny layers when the long batch dimension
 is the last one of the GEMM's output (``benchmarks/`` has the numbers). The
 values are the same; only the memory order differs.
 
-Every layer reuses its output buffers from step to step, so what ``forward``
-returns is valid until the next call with the same batch size.
+Every layer has the same two methods, ``forward(x, *, training, rng)`` and
+``backward(dy, *, accumulate=False)``, and reuses its output buffers from step to
+step, so what ``forward`` returns is valid until the next call with the same batch
+size (training's contract). ``apply(x)`` is inference: new arrays, no state, safe to
+call from several threads at once.
+
+The two products that touch a layer's input go through :func:`input_product` and
+:func:`input_gradient`. They take plain arrays; another kind of input (the blocked
+sparse rows of full-batch training) registers its own versions in its own module
+(:mod:`digitnet.blocked`), so no layer knows about it.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .blocked import ColumnBlock
 from .errors import UsageError
 
 
@@ -33,6 +42,21 @@ class Buffers:
                 self._arrays.clear()
             array = self._arrays[key] = np.empty(shape, dtype)
         return array
+
+
+@functools.singledispatch
+def input_product(x, WT: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Yᵀ = Wᵀ Xᵀ into ``out`` (fan_out, n): the batch as the long output dimension."""
+    return np.matmul(WT, x.T, out=out)
+
+
+@functools.singledispatch
+def input_gradient(x, dyT: np.ndarray, dWT: np.ndarray, *, accumulate: bool) -> None:
+    """dWᵀ = dYᵀ X into ``dWT`` (fan_out, fan_in), or added to it with ``accumulate``."""
+    if accumulate:
+        dWT += dyT @ x
+    else:
+        np.matmul(dyT, x, out=dWT)
 
 
 class Dense:
@@ -66,26 +90,17 @@ class Dense:
     def forward(self, x: np.ndarray, *, training: bool = False, rng=None) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
         self._x = x
-        yT = self._buffers.get("y", (W.shape[1], x.shape[0]), W.dtype)
-        if isinstance(x, ColumnBlock):  # rows of a sparse input without their all-zero columns
-            np.matmul(W.T[:, x.used], x.values.T, out=yT)
-        else:
-            np.matmul(W.T, x.T, out=yT)  # Yᵀ = Wᵀ Xᵀ: the same product, batch as the long output dimension
+        yT = input_product(x, W.T, self._buffers.get("y", (W.shape[1], x.shape[0]), W.dtype))
         yT += b[:, None]
         return yT.T
 
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.params["W"] + self.params["b"]
+
     def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray | None:
         """dX, after storing dW and db in ``grads`` (added to them if ``accumulate``)."""
-        W, x = self.params["W"], self._x
-        dWT, db = self.grads["W"].T, self.grads["b"]
-        if isinstance(x, ColumnBlock):
-            if not accumulate:
-                dWT[...] = 0
-            dWT[:, x.used] += dy.T @ x.values  # the other columns of x are zero
-        elif accumulate:
-            dWT += dy.T @ x
-        else:
-            np.matmul(dy.T, x, out=dWT)  # dWᵀ = dYᵀ X
+        W, db = self.params["W"], self.grads["b"]
+        input_gradient(self._x, dy.T, self.grads["W"].T, accumulate=accumulate)
         if accumulate:
             db += dy.sum(axis=0)
         else:
@@ -96,11 +111,6 @@ class Dense:
         np.matmul(W, dy.T, out=dxT)  # dXᵀ = W dYᵀ
         return dxT.T
 
-    def replica(self) -> Dense:
-        """A layer with the same parameter arrays and its own buffers and gradients."""
-        twin = Dense(self.params["W"], self.params["b"], input_grad=self.input_grad)
-        twin.params = self.params  # the very same arrays
-        return twin
 
 
 # Activations, in place. Each derivative is written from the output y where that
@@ -190,12 +200,13 @@ class Activation:
         self._y = self._f(x)
         return self._y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray:
         self._backward(dy, self._y)
         return dy
 
-    def replica(self) -> Activation:
-        return Activation(self.name)
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return self._f(x)  # in place: x is the caller's own new array
+
 
 
 class Dropout:
@@ -228,10 +239,10 @@ class Dropout:
         self._mask = mask
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray:
         if self._mask is not None:
             dy *= self._mask
         return dy
 
-    def replica(self) -> Dropout:
-        return Dropout(self.p)
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return x

@@ -1,8 +1,13 @@
-"""Accuracy, confusion matrix, per-class figures, and a confidence interval for accuracy."""
+"""Accuracy, confusion matrix, per-class figures, and a confidence interval for accuracy.
+
+:func:`evaluate` is the one way a model is scored on a split: the CLI, the report,
+recipes and the web app all use it.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,3 +39,42 @@ def accuracy_interval(correct: int, total: int, z: float = 1.959964) -> tuple[fl
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
     return (centre - half, centre + half)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a model did on a labelled split."""
+
+    predictions: np.ndarray  # (n,) predicted class
+    probabilities: np.ndarray  # (n, classes)
+    labels: np.ndarray  # (n,) true class
+    confusion: np.ndarray  # (classes, classes), rows true, columns predicted
+
+    @property
+    def total(self) -> int:
+        return len(self.labels)
+
+    @property
+    def correct(self) -> int:
+        return int(np.trace(self.confusion))
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else float("nan")
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Wilson interval of the accuracy."""
+        return accuracy_interval(self.correct, self.total)
+
+    @property
+    def per_class(self) -> np.ndarray:
+        return per_class_accuracy(self.confusion)
+
+
+def evaluate(model, split, num_classes: int | None = None) -> Evaluation:
+    """Score ``model`` on ``split`` (a :class:`~digitnet.datasets.Split`)."""
+    num_classes = num_classes or model.sizes[-1]
+    proba = model.predict_proba(split.features(model.dtype))
+    pred = proba.argmax(axis=1)
+    return Evaluation(pred, proba, split.labels, confusion_matrix(split.labels, pred, num_classes))

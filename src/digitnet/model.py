@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import numpy as np
 
-from . import init as initializers
+from . import initializers
 from .errors import UsageError
 from .layers import Activation, Dense, Dropout, check_activation
 from .losses import softmax
@@ -43,6 +42,13 @@ class MLP:
         seeds a RandomState, as ``np.random.seed`` does, without touching global state.
     dropout : probability of dropping each hidden unit while training.
     dtype : float32 (default) or float64.
+
+    ``metadata`` is a dict of facts about the model that a model file records (the
+    training config, dataset, test accuracy...); empty for a new model.
+
+    Training uses :meth:`forward` and :meth:`backward`, which reuse buffers (a result is
+    valid until the next call). Inference (:meth:`predict_proba`, :meth:`predict`) computes
+    into new arrays and keeps no state, so several threads may call it at once.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, init: str = "auto", rng=0,
@@ -55,6 +61,7 @@ class MLP:
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
         self.init = initializers.resolve(init, activation)
+        self.metadata: dict = {}
         rng = _generator(rng, self.init)
         draw = initializers.INITIALIZERS[self.init]
         self.layers: list = []
@@ -106,31 +113,28 @@ class MLP:
         """
         d = dlogits
         for layer in reversed(self.layers):
-            d = layer.backward(d, accumulate=accumulate) if isinstance(layer, Dense) else layer.backward(d)
+            d = layer.backward(d, accumulate=accumulate)
 
-    def replica(self) -> MLP:
-        """A model sharing this one's parameter arrays, with its own buffers and gradients:
-        one per thread when several threads work on parts of one batch."""
-        twin = copy.copy(self)
-        twin.layers = [layer.replica() for layer in self.layers]
-        twin.dense = [layer for layer in twin.layers if isinstance(layer, Dense)]
-        return twin
-
-    def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), computed in batches."""
+    def logits(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Logits (n_samples, n_classes) in a new array, computed in batches without touching
+        the training buffers: safe from several threads at once."""
         X = self._check_input(X)
         out = np.empty((len(X), self.sizes[-1]), self.dtype)
         for start in range(0, len(X), batch_size):
-            softmax(self.forward(X[start:start + batch_size]), out=out[start:start + batch_size])
+            x = X[start:start + batch_size]
+            for layer in self.layers:
+                x = layer.apply(x)
+            out[start:start + batch_size] = x
         return out
+
+    def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), in a new array (see :meth:`logits`)."""
+        z = self.logits(X, batch_size=batch_size)
+        return softmax(z, out=z)
 
     def predict(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Predicted class of each row: argmax of the logits, shape (n_samples,)."""
-        X = self._check_input(X)
-        out = np.empty(len(X), np.int64)
-        for start in range(0, len(X), batch_size):
-            out[start:start + batch_size] = self.forward(X[start:start + batch_size]).argmax(axis=1)
-        return out
+        return self.logits(X, batch_size=batch_size).argmax(axis=1)
 
     def _check_input(self, X) -> np.ndarray:
         X = np.asarray(X)

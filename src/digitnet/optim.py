@@ -23,7 +23,8 @@ class Optimizer:
     def __init__(self, lr):
         self.schedule = lr if callable(lr) else Constant(lr)
         self.t = 0  # steps taken
-        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.state: dict[str, dict[str, np.ndarray]] = {}  # what a checkpoint keeps
+        self._scratch: dict[str, np.ndarray] = {}  # working memory, not state
 
     @property
     def lr(self) -> float:
@@ -51,9 +52,15 @@ class Optimizer:
             state[slot] = array = fresh
         return array
 
+    def _scratch_like(self, name: str, like: np.ndarray) -> np.ndarray:
+        array = self._scratch.get(name)
+        if array is None or array.strides != like.strides:
+            array = self._scratch[name] = np.empty_like(like)
+        return array
+
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         """(arrays ``"{param}.{slot}"``, scalars) — everything needed to resume exactly."""
-        arrays = {f"{name}.{slot}": a for name, slots in self.state.items() for slot, a in slots.items() if slot != "tmp"}
+        arrays = {f"{name}.{slot}": a for name, slots in self.state.items() for slot, a in slots.items()}
         return arrays, {"t": self.t}
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], scalars: dict) -> None:
@@ -146,8 +153,8 @@ class Adam(Optimizer):
             tmp *= lr_t                            # lr_t m / (sqrt(v) + ε_t)
             param -= tmp
 
-        slots = (self._slot(name, slot, param) for slot in ("m", "v", "tmp"))
-        elementwise(kernel, param, grad, *slots)  # split over the cores: 12 memory-bound passes
+        m, v = self._slot(name, "m", param), self._slot(name, "v", param)
+        elementwise(kernel, param, grad, m, v, self._scratch_like(name, param))  # split over the cores: 12 memory-bound passes
 
 
 class AdamW(Adam):
@@ -163,6 +170,3 @@ class AdamW(Adam):
         if self.weight_decay:
             param *= 1 - lr * self.weight_decay
         self._adam(name, param, grad, lr)
-
-
-OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}

@@ -1,10 +1,17 @@
-"""Where digitnet keeps the user's models: ``$DIGITNET_HOME`` or the platform's user data directory."""
+"""Every place digitnet keeps things for the user.
+
+- models: ``$DIGITNET_HOME/models`` (default: the platform's user data directory), with a
+  ``latest`` pointer that commands use when no model is given;
+- downloaded datasets: ``$DIGITNET_CACHE/datasets`` (default: the platform's user cache directory).
+"""
 
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
+
+import platformdirs
 
 from .errors import UsageError
 from .fileio import atomic_write_bytes
@@ -14,9 +21,13 @@ def home() -> Path:
     env = os.environ.get("DIGITNET_HOME")
     if env:
         return Path(env)
-    import platformdirs
-
     return platformdirs.user_data_path("digitnet")
+
+
+def cache_dir() -> Path:
+    """``$DIGITNET_CACHE``, or the platform's user cache directory for digitnet."""
+    env = os.environ.get("DIGITNET_CACHE")
+    return Path(env) if env else platformdirs.user_cache_path("digitnet")
 
 
 def models_dir() -> Path:

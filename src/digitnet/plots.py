@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .fileio import atomic_write_bytes
-from .metrics import per_class_accuracy
+from .metrics import evaluate, per_class_accuracy
 
 BLUE, ORANGE, GREEN, RED, GREY = "#1f6fb2", "#e07b19", "#2c9c5a", "#c8393b", "#7a7a7a"
 STYLE = {
@@ -211,18 +211,16 @@ def augmentation_grid(images: np.ndarray, augment, rng: np.random.Generator, cop
     return fig
 
 
-def evaluation_figures(model, dataset) -> dict[str, Figure]:
-    """Every evaluation figure for ``model`` on ``dataset``'s test split, by file stem."""
-    from .metrics import confusion_matrix
+def evaluation_figures(model, dataset, result=None) -> dict[str, Figure]:
+    """Every evaluation figure for ``model`` on ``dataset``'s test split, by file stem.
 
-    X = dataset.test.features(model.dtype)
-    proba = model.predict_proba(X)
-    pred = proba.argmax(axis=1)
-    cm = confusion_matrix(dataset.test.labels, pred, dataset.num_classes)
+    ``result``: its :class:`~digitnet.metrics.Evaluation` on that split, if already computed."""
+    result = result or evaluate(model, dataset.test, dataset.num_classes)
     return {
-        "confusion_matrix": confusion_heatmap(cm, dataset.classes),
-        "worst_misclassified": worst_misclassified(dataset.test.images, dataset.test.labels, proba, dataset.classes),
-        "per_class_accuracy": per_class_bars(cm, dataset.classes),
+        "confusion_matrix": confusion_heatmap(result.confusion, dataset.classes),
+        "worst_misclassified": worst_misclassified(dataset.test.images, result.labels, result.probabilities,
+                                                   dataset.classes),
+        "per_class_accuracy": per_class_bars(result.confusion, dataset.classes),
         "first_layer_weights": first_layer_weights(model),
-        "reliability": reliability_diagram(proba, dataset.test.labels),
+        "reliability": reliability_diagram(result.probabilities, result.labels),
     }

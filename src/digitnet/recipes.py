@@ -1,6 +1,6 @@
-"""Named recipes, the training config, and :func:`train`: config + dataset -> trained model.
+"""Named recipes and :func:`train`: config + dataset -> trained model.
 
-A recipe is a :class:`TrainConfig`; the CLI's flags and a TOML file override its fields.
+A recipe is a :class:`~digitnet.config.TrainConfig`; the CLI's flags and a TOML file override its fields.
 The test set is never used here: model selection and early stopping use a
 validation split held out of the training set.
 """
@@ -9,111 +9,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import schedules
+from .checkpoint import Checkpointer, restore
+from .config import TrainConfig
 from .errors import UsageError
-from .init import INITIALIZERS
-from .layers import ACTIVATIONS
 from .losses import tutorial_cost
-from .model import DTYPES, MLP
+from .metrics import evaluate
+from .model import MLP
 from .optim import SGD, Adam, AdamW
-from .train import Callback, EarlyStopping, History, fit
-
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run. Stored, resolved, in the model's metadata."""
-
-    hidden: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    init: str = "auto"
-    dtype: str = "float32"
-    epochs: int = 10
-    batch_size: int | None = 128  # None: full batch
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # constant, step, cosine, onecycle
-    lr_steps: tuple[tuple[int, float], ...] = ()  # step schedule: (epoch, lr) pairs
-    warmup_epochs: float = 0.0
-    dropout: float = 0.0
-    label_smoothing: float = 0.0
-    validation: float = 0.0  # fraction of the training set held out for validation
-    patience: int = 0  # early stopping on validation loss; 0: off
-    seed: int = 0
-    log_every: int = 1
-    tutorial_cost: bool = False  # also report the tutorial's cost convention
-    shift: float = 0.0  # augmentation (digitnet.augment.Augment): max shift, px
-    rotate: float = 0.0  # max rotation, degrees
-    scale: float = 0.0  # max relative zoom per axis
-    shear: float = 0.0  # max shear, degrees
-    elastic_alpha: float = 0.0  # elastic distortion strength, px (0: off)
-    elastic_sigma: float = 5.0  # elastic distortion smoothness, px
-    data: str = "mnist"
-    description: str = ""
-
-    def __post_init__(self):
-        hidden = tuple(int(h) for h in self.hidden)
-        object.__setattr__(self, "hidden", hidden)
-        object.__setattr__(self, "lr_steps", tuple((int(e), float(v)) for e, v in self.lr_steps))
-        checks = [
-            (all(h >= 1 for h in hidden), f"hidden sizes must be >= 1, got {hidden}"),
-            (self.activation in ACTIVATIONS, f"unknown activation {self.activation!r} (expected one of {', '.join(ACTIVATIONS)})"),
-            (self.init == "auto" or self.init in INITIALIZERS, f"unknown init {self.init!r} (expected auto, {', '.join(INITIALIZERS)})"),
-            (self.dtype in DTYPES, f"unsupported dtype {self.dtype!r} (expected float32 or float64)"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size is None or self.batch_size >= 1, f"batch size must be >= 1 or 'full', got {self.batch_size}"),
-            (self.optimizer in OPTIMIZER_NAMES, f"unknown optimizer {self.optimizer!r} (expected one of {', '.join(OPTIMIZER_NAMES)})"),
-            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a positive number, got {self.lr}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
-            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
-            (self.schedule in schedules.SCHEDULES, f"unknown schedule {self.schedule!r} (expected one of {', '.join(schedules.SCHEDULES)})"),
-            (self.warmup_epochs >= 0, f"warm-up must be >= 0 epochs, got {self.warmup_epochs}"),
-            (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
-            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (0 <= self.validation < 1, f"validation fraction must be in [0, 1), got {self.validation}"),
-            (self.patience >= 0, f"patience must be >= 0, got {self.patience}"),
-            (self.patience == 0 or self.validation > 0, "early stopping (patience) needs a validation split (validation > 0)"),
-            (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
-            (0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed}"),
-        ]
-        self.augmentation()  # validates the augmentation settings
-        for ok, message in checks:
-            if not ok:
-                raise UsageError(message)
-
-    def augmentation(self):
-        from .augment import Augment
-
-        return Augment(self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha, self.elastic_sigma)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden"], d["lr_steps"] = list(self.hidden), [list(p) for p in self.lr_steps]
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UsageError(f"unknown setting(s) {', '.join(unknown)} (expected some of: {', '.join(sorted(known))})")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, UsageError):
-                raise
-            raise UsageError(f"bad setting: {exc}") from None
-
-    def updated(self, **changes) -> TrainConfig:
-        return self.from_dict({**self.to_dict(), **changes})
-
+from .training import Callback, EarlyStopping, History, fit
 
 RECIPES: dict[str, TrainConfig] = {
     "seed": TrainConfig(
@@ -153,30 +61,31 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+#: schedule name -> (config, steps per epoch) -> schedule
+SCHEDULE_BUILDERS = {
+    "constant": lambda c, steps: schedules.Constant(c.lr),
+    "step": lambda c, steps: schedules.Step(c.lr, tuple(e * steps for e, _ in c.lr_steps), tuple(v for _, v in c.lr_steps)),
+    "cosine": lambda c, steps: schedules.Cosine(c.lr, c.epochs * steps,
+                                                warmup=min(int(c.warmup_epochs * steps), c.epochs * steps - 1)),
+    "onecycle": lambda c, steps: schedules.OneCycle(c.lr, max(c.epochs * steps, 2)),
+}
+
+#: optimizer name -> (config, schedule) -> optimizer
+OPTIMIZERS = {
+    "sgd": lambda c, lr: SGD(lr, weight_decay=c.weight_decay),
+    "momentum": lambda c, lr: SGD(lr, c.momentum, weight_decay=c.weight_decay),
+    "nesterov": lambda c, lr: SGD(lr, c.momentum, nesterov=True, weight_decay=c.weight_decay),
+    "adam": lambda c, lr: Adam(lr, weight_decay=c.weight_decay),
+    "adamw": lambda c, lr: AdamW(lr, weight_decay=c.weight_decay),
+}
+
+
 def build(config: TrainConfig, n_inputs: int, n_classes: int, steps_per_epoch: int):
     """The model and optimizer (with its schedule) that ``config`` describes."""
     model = MLP([n_inputs, *config.hidden, n_classes], config.activation, init=config.init,
                 rng=config.seed, dropout=config.dropout, dtype=config.dtype)
-    total = config.epochs * steps_per_epoch
-    warmup = int(config.warmup_epochs * steps_per_epoch)
-    if config.schedule == "constant":
-        schedule = schedules.Constant(config.lr)
-    elif config.schedule == "step":
-        schedule = schedules.Step(config.lr, tuple(e * steps_per_epoch for e, _ in config.lr_steps),
-                                  tuple(v for _, v in config.lr_steps))
-    elif config.schedule == "cosine":
-        schedule = schedules.Cosine(config.lr, total, warmup=min(warmup, total - 1))
-    else:
-        schedule = schedules.OneCycle(config.lr, max(total, 2))
-    if config.optimizer == "sgd":
-        optimizer = SGD(schedule, weight_decay=config.weight_decay)
-    elif config.optimizer in ("momentum", "nesterov"):
-        optimizer = SGD(schedule, config.momentum, nesterov=config.optimizer == "nesterov", weight_decay=config.weight_decay)
-    elif config.optimizer == "adam":
-        optimizer = Adam(schedule, weight_decay=config.weight_decay)
-    else:
-        optimizer = AdamW(schedule, weight_decay=config.weight_decay)
-    return model, optimizer
+    schedule = SCHEDULE_BUILDERS[config.schedule](config, steps_per_epoch)
+    return model, OPTIMIZERS[config.optimizer](config, schedule)
 
 
 @dataclass
@@ -209,8 +118,6 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     callbacks = list(callbacks)
     if config.patience:
         callbacks.append(EarlyStopping(config.patience, monitor="val_loss"))
-    from .checkpoint import Checkpointer, restore
-
     checkpointer = None
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, every_steps=checkpoint_every, keep=keep,
@@ -225,13 +132,12 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
                   checkpoint=checkpointer, resume=resume, augment=config.augmentation(), augment_seed=config.seed)
     seconds = time.perf_counter() - started
     del X
-    test_pred = model.predict(dataset.test.features(config.dtype))
-    test_accuracy = float(np.mean(test_pred == dataset.test.labels))
+    test = evaluate(model, dataset.test, dataset.num_classes)
     model.metadata = {
         "config": config.to_dict(), "seed": config.seed, "dataset": dataset.name, "dataset_sha256": dataset.sha256,
         "dataset_source": dataset.source,
         "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
-        "test_accuracy": test_accuracy, "test_samples": len(test_pred), "epochs_run": optimizer.t // steps_per_epoch,
+        "test_accuracy": test.accuracy, "test_samples": test.total, "epochs_run": optimizer.t // steps_per_epoch,
         "history": history.to_dict(),
     }
     return TrainResult(model, history, config, seconds, model.metadata)

@@ -7,12 +7,10 @@ import html
 import json
 from pathlib import Path
 
-import numpy as np
-
 from . import plots
 from .fileio import atomic_write_bytes
-from .metrics import accuracy_interval
-from .train import History
+from .metrics import evaluate
+from .training import History
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -35,17 +33,15 @@ CAPTIONS = {
 
 def build_report(model, dataset, *, model_path: str = "") -> bytes:
     """The HTML bytes of the report for ``model`` evaluated on ``dataset``."""
-    meta = getattr(model, "metadata", {}) or {}
-    X = dataset.test.features(model.dtype)
-    pred = model.predict(X)
-    correct = int(np.sum(pred == dataset.test.labels))
-    total = len(pred)
-    low, high = accuracy_interval(correct, total)
+    meta = model.metadata
+    result = evaluate(model, dataset.test, dataset.num_classes)
+    correct, total = result.correct, result.total
+    low, high = result.interval
     figures = {}
     history = History.from_dict(meta.get("history", {}))
     if len(history):
         figures["learning_curves"] = plots.learning_curves(history)
-    figures.update(plots.evaluation_figures(model, dataset))
+    figures.update(plots.evaluation_figures(model, dataset, result))
     config = meta.get("config", {})
     rows = [
         ("Test accuracy", f'<span class="big">{correct / total * 100:.2f}%</span> ({correct:,} / {total:,}; '

@@ -1,14 +1,13 @@
 """Learning-rate schedules: callables from the optimizer's step count (0, 1, ...) to a learning rate.
 
-Each is a small frozen dataclass, so a schedule is its own config
-(``schedule.to_dict()``, :func:`from_dict`).
+Each is a small frozen dataclass; :data:`SCHEDULES` names them for configs.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .errors import UsageError
 
@@ -107,18 +106,3 @@ def _cos(a: float, b: float, t: float) -> float:
 
 SCHEDULES = {"constant": Constant, "step": Step, "cosine": Cosine, "onecycle": OneCycle}
 
-
-def to_dict(schedule) -> dict:
-    name = next(k for k, v in SCHEDULES.items() if isinstance(schedule, v))
-    return {"name": name, **{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(schedule).items()}}
-
-
-def from_dict(config: dict):
-    config = dict(config)
-    name = config.pop("name", None)
-    if name not in SCHEDULES:
-        raise UsageError(f"unknown schedule {name!r}: expected one of {', '.join(SCHEDULES)}")
-    try:
-        return SCHEDULES[name](**config)
-    except TypeError as exc:
-        raise UsageError(f"bad settings for the {name} schedule: {exc}") from None

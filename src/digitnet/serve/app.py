@@ -6,7 +6,6 @@ message, never a 500. Bodies over 2 MB get 413 before they are read.
 
 from __future__ import annotations
 
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .. import datasets
 from ..data.preprocess import INK_THRESHOLD, load_digit, prepare
 from ..errors import DataError, DigitnetError
-from ..io import load_model
+from ..modelfile import load_model
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 PIXELS = 784
@@ -130,7 +129,6 @@ def create_app(model_path: str | Path) -> FastAPI:
     model_path = Path(model_path)
     model = load_model(model_path)
     meta = model.metadata
-    lock = threading.Lock()  # the model reuses its buffers: one forward pass at a time
     classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     samples: dict = {}
 
@@ -154,8 +152,7 @@ def create_app(model_path: str | Path) -> FastAPI:
         return _problem(422, str(exc))
 
     def classify(image: np.ndarray) -> Prediction:
-        with lock:
-            proba = model.predict_proba(image.reshape(1, -1))[0].astype(np.float64)
+        proba = model.predict_proba(image.reshape(1, -1))[0].astype(np.float64)  # owned arrays: no lock needed
         k = int(proba.argmax())
         return Prediction(prediction=k, label=classes[k], confidence=float(proba[k]),
                           probabilities=[float(p) for p in proba], classes=classes,

@@ -44,8 +44,11 @@ def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
 
 
 def save_model(path: str | Path, model: MLP, metadata: dict | None = None) -> Path:
-    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically; returns the path."""
+    """Write ``model`` to ``path`` (a ``.safetensors`` file) atomically; returns the path.
+
+    ``metadata``: what to record beside the weights (default: ``model.metadata``)."""
     path = Path(path)
+    metadata = model.metadata if metadata is None else metadata
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "model": json.dumps(model.config()),
             "digitnet": json.dumps(metadata or {}, default=_jsonable)}
     atomic_write_bytes(path, encode(model.params, meta))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages a make target needs are installed: `scripts/system-packages.sh test`.
+# Installs the missing ones with apt-get when it can (root, or passwordless sudo); otherwise stops
+# with one message naming the exact command to run. Prints nothing when everything is there.
+set -euo pipefail
+
+case "${1:-}" in
+    # chromium: the browser tests (Playwright drives /usr/bin/chromium; it cannot download browsers here)
+    # dataset-fashion-mnist: tests that read /usr/share/datasets/fashion-mnist
+    # fonts-*: handwriting-style fonts for the rendered-handwriting tests and benchmark
+    test) packages=(chromium dataset-fashion-mnist fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver
+                    fonts-comic-neue fonts-dancingscript fonts-humor-sans fonts-kaushanscript fonts-dejavu-core) ;;
+    demo) packages=() ;;
+    *) echo "usage: $0 test|demo" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo=(sudo -n)
+else
+    echo "make: missing system packages: ${missing[*]}" >&2
+    echo "make: install them with:  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing system packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
