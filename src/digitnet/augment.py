@@ -32,6 +32,8 @@ class Augment:
     scale : max relative zoom (0.1: 0.9x to 1.1x, independently per axis).
     shear : max shear angle, degrees.
     elastic_alpha, elastic_sigma : elastic distortion strength and smoothness (pixels).
+    thickness : max change of stroke thickness, as a fraction of a one-pixel dilation (or erosion)
+        on each side of a stroke (0 to 1).
     """
 
     shift: float = 0.0
@@ -40,18 +42,19 @@ class Augment:
     shear: float = 0.0
     elastic_alpha: float = 0.0
     elastic_sigma: float = 5.0
+    thickness: float = 0.0
 
     def __post_init__(self):
         for name, value in asdict(self).items():
             if not (np.isfinite(value) and value >= 0):
                 raise UsageError(f"augmentation {name} must be a finite number >= 0, got {value}")
-        if self.elastic_sigma <= 0 or self.scale >= 1:
+        if self.elastic_sigma <= 0 or self.scale >= 1 or self.thickness > 1:
             raise UsageError(f"augmentation needs elastic_sigma > 0 and scale < 1, "
-                             f"got elastic_sigma={self.elastic_sigma}, scale={self.scale}")
+                             f"got elastic_sigma={self.elastic_sigma}, scale={self.scale}; and thickness <= 1, got {self.thickness}")
 
     @property
     def identity(self) -> bool:
-        return self.shift == self.rotate == self.scale == self.shear == self.elastic_alpha == 0
+        return self.shift == self.rotate == self.scale == self.shear == self.elastic_alpha == self.thickness == 0
 
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Distorted copies of ``images`` (n, side*side), same dtype."""
@@ -61,6 +64,9 @@ class Augment:
             raise UsageError(f"augmentation needs square images, got {d} pixels")
         if self.identity:
             return images.copy()
+        if self.shift == self.rotate == self.scale == self.shear == self.elastic_alpha == 0:  # thickness only
+            out = images.reshape(n, side, side)
+            return _thicken(out, rng.uniform(-self.thickness, self.thickness, n).astype(out.dtype)).reshape(n, d)
         f32 = np.float32
         centre = (side - 1) / 2
         ys, xs = np.meshgrid(np.arange(side, dtype=f32) - centre, np.arange(side, dtype=f32) - centre, indexing="ij")
@@ -88,7 +94,26 @@ class Augment:
                 rows = (field.reshape(n * side, side) @ gT).reshape(n, side, side)
                 smooth = (rows.transpose(0, 2, 1).reshape(n * side, side) @ gT).reshape(n, side, side).transpose(0, 2, 1)
                 src += f32(self.elastic_alpha) * smooth
-        return _bilinear(images.reshape(n, side, side), src_y, src_x).reshape(n, d).astype(images.dtype, copy=False)
+        out = _bilinear(images.reshape(n, side, side), src_y, src_x)
+        if self.thickness:
+            out = _thicken(out, rng.uniform(-self.thickness, self.thickness, n).astype(out.dtype))
+        return out.reshape(n, d).astype(images.dtype, copy=False)
+
+
+def _thicken(images: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Strokes thickened (amount > 0) or thinned (< 0) by up to one pixel on each side: each image moves
+    that fraction of the way to its dilation (or erosion) by a 3x3 cross."""
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+    shifted = (padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:])
+    grow, shrink = amount > 0, amount < 0
+    out = images.copy()
+    if grow.any():
+        dilated = np.maximum.reduce([images[grow], *(s[grow] for s in shifted)])
+        out[grow] += amount[grow, None, None] * (dilated - images[grow])
+    if shrink.any():
+        eroded = np.minimum.reduce([images[shrink], *(s[shrink] for s in shifted)])
+        out[shrink] += -amount[shrink, None, None] * (eroded - images[shrink])
+    return out
 
 
 def _bilinear(images: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:

@@ -69,6 +69,13 @@ class TrainConfig:
                                    label="elastic alpha", min=0, max=100, group="augmentation")
     elastic_sigma: float = setting(5.0, "elastic distortion smoothness, pixels", label="elastic sigma",
                                    above=0, max=28, group="augmentation")
+    thickness: float = setting(0.0, "max change of stroke thickness (0 to 1: up to a one-pixel dilation or erosion)",
+                               min=0, max=1, group="augmentation")
+    augmented_copies: int = setting(0, "instead of distorting every batch, train on this many distorted copies of "
+                                    "the training set, made once before training (cheaper)", label="augmented copies",
+                                    min=0, max=10, group="augmentation")
+    outliers: int = setting(0, "non-digits mixed into training with a uniform target (outlier exposure; 0: off)",
+                            min=0, max=1_000_000)
     data: str = setting("mnist", "dataset name (mnist) or a directory with the four IDX files")
     description: str = setting("", "what the recipe is for", flag=False)
 
@@ -79,7 +86,8 @@ class TrainConfig:
             raise UsageError("patience: early stopping needs a validation split (validation > 0)")
 
     def augmentation(self) -> Augment:
-        return Augment(self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha, self.elastic_sigma)
+        return Augment(self.shift, self.rotate, self.scale, self.shear, self.elastic_alpha, self.elastic_sigma,
+                       self.thickness)
 
     def to_dict(self) -> dict:
         d = asdict(self)

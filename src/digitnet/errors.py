@@ -13,6 +13,10 @@ class DataError(DigitnetError):
     """A data file or image that is missing, malformed or not what it claims to be."""
 
 
+class BlankImage(DataError):
+    """A picture with no ink on it."""
+
+
 class ModelFileError(DataError):
     """A model or checkpoint file that cannot be trusted or rebuilt."""
 

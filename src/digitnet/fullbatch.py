@@ -50,6 +50,7 @@ class FullBatch:
     def __init__(self, model, X: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0, batch_metrics=None):
         self.model, self.n = model, len(X)
         self.batch_size = self.n
+        self.n_labelled = int(np.count_nonzero(y >= 0))  # the rest are outliers (label -1)
         self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
         chunks = [(rows, X[rows]) for rows in (slice(s, s + CHUNK_ROWS) for s in range(0, self.n, CHUNK_ROWS))]
         if self.n >= 4 * CHUNK_ROWS:

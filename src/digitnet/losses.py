@@ -25,6 +25,10 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
         loss    = mean_i  Σ_k -T_ik log softmax(z_i)_k
         dlogits = (softmax(z) - T) / n
 
+    A label of -1 marks a sample that is not of any class (outlier exposure, Hendrycks,
+    Mazeika & Dietterich 2019, https://arxiv.org/abs/1812.04606): its target is the
+    uniform distribution, T = 1 / K, so the network learns to answer it with no confidence.
+
     The gradient is the tutorial's ``A - Y`` (divided by n, the tutorial's 1/m).
     That shortcut is valid only because softmax and cross-entropy are taken
     together and each row of T sums to 1; it is not the gradient of either alone.
@@ -33,7 +37,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
     Parameters
     ----------
     logits : ndarray of shape (n_samples, n_classes)
-    labels : int ndarray of shape (n_samples,)
+    labels : int ndarray of shape (n_samples,); -1 for "none of the classes" (uniform target)
     out : where to put dlogits; may be ``logits`` itself (overwritten in place).
     batch_size : when these rows are one chunk of a larger batch, its size: dlogits is
         divided by it instead of by the number of rows here (the loss is still the mean here).
@@ -45,18 +49,23 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
     """
     n, k = logits.shape
     rows = np.arange(n)
+    eps = label_smoothing
+    if n and labels.min() < 0:  # outliers: ε = 1 on their rows (the uniform target)
+        outlier = labels < 0
+        eps = np.where(outlier, 1.0, label_smoothing).astype(logits.dtype)
+        labels = np.where(outlier, 0, labels)  # any column: its weight 1 - ε is 0
     z = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
     z_true = z[rows, labels]
-    z_sum = z.sum(axis=1) if label_smoothing else 0.0
+    z_sum = z.sum(axis=1) if np.any(eps) else 0.0
     np.exp(z, out=z)
     sums = z.sum(axis=1)
     lse = np.log(sums)
     # -Σ_k T_k log p_k = lse - (1 - ε) z_y - (ε / K) Σ_k z_k, with z shifted by the row max
-    per_sample = lse - (1 - label_smoothing) * z_true - (label_smoothing / k) * z_sum
+    per_sample = lse - (1 - eps) * z_true - (eps / k) * z_sum
     z /= sums[:, None]  # z is now softmax(logits)
-    z[rows, labels] -= 1 - label_smoothing
-    if label_smoothing:
-        z -= label_smoothing / k
+    z[rows, labels] -= 1 - eps
+    if np.any(eps):
+        z -= eps / k if np.isscalar(eps) else (eps / k)[:, None]
     z *= 1 / (batch_size or n)
     return float(per_sample.mean()), z
 

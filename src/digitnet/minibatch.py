@@ -24,6 +24,7 @@ class MiniBatches:
     def __init__(self, model, X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
                  augment=None, augment_seed: int = 0, label_smoothing: float = 0.0, batch_metrics=None):
         self.model, self.X, self.y, self.n = model, X, y, len(X)
+        self.n_labelled = int(np.count_nonzero(y >= 0))  # the rest are outliers (label -1)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = math.ceil(self.n / batch_size)
         self.augment = None if augment is None or augment.identity else augment

@@ -73,6 +73,16 @@ def run(tasks: list[Callable[[], T]]) -> list[T]:
         return [future.result() for future in futures]
 
 
+def map_chunks(function: Callable[[np.ndarray, np.random.Generator], np.ndarray], X: np.ndarray,
+               rng: np.random.Generator, chunk: int = 4096) -> np.ndarray:
+    """``function(rows, generator)`` over chunks of ``X`` on all cores, concatenated in order. Each chunk
+    gets its own generator, spawned from ``rng``: the same result on any number of cores."""
+    starts = range(0, len(X), chunk)
+    rngs = rng.spawn(len(starts))
+    tasks = [lambda s=s, r=r: function(X[s:s + chunk], r) for s, r in zip(starts, rngs)]
+    return np.concatenate(run(tasks)) if tasks else X[:0].copy()
+
+
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:

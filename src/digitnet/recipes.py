@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import schedules
+from . import outliers, parallel, schedules
 from .checkpoint import Checkpointer, restore
 from .config import TrainConfig
 from .errors import UsageError
@@ -21,6 +21,7 @@ from .losses import tutorial_cost
 from .metrics import evaluate
 from .model import MLP
 from .optim import SGD, Adam, AdamW
+from .reading import calibrate
 from .training import Callback, EarlyStopping, History, fit
 
 RECIPES: dict[str, TrainConfig] = {
@@ -88,6 +89,26 @@ def build(config: TrainConfig, n_inputs: int, n_classes: int, steps_per_epoch: i
     return model, OPTIMIZERS[config.optimizer](config, schedule)
 
 
+def training_data(config: TrainConfig, dataset):
+    """(X, y, validation indices or None): the training rows after the validation split, with
+    ``config.outliers`` non-digits appended (label -1)."""
+    X, y = dataset.train.features(config.dtype), dataset.train.labels
+    if not config.validation:
+        train_idx, val_idx = np.arange(len(X)), None
+    else:
+        train_idx, val_idx = split_validation(len(X), config.validation, config.seed)
+        X, y = X[train_idx], y[train_idx]
+    if config.outliers:
+        extra = outliers.training_set(dataset.train.images[train_idx], config.outliers, config.seed)
+        X = np.concatenate([X, extra.reshape(len(extra), -1) / X.dtype.type(255)])
+        y = np.concatenate([y, np.full(len(extra), -1, y.dtype)])
+    if config.augmented_copies:
+        augment, rng = config.augmentation(), np.random.default_rng([config.seed, 11])
+        copies = [parallel.map_chunks(lambda part, r: augment(part, r), X, rng) for _ in range(config.augmented_copies)]
+        X, y = np.concatenate([X, *copies]), np.concatenate([y] * (1 + config.augmented_copies))
+    return X, y, val_idx
+
+
 @dataclass
 class TrainResult:
     model: MLP
@@ -105,13 +126,8 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
     The returned model's ``metadata`` holds everything the model file should record.
     """
-    X = dataset.train.features(config.dtype)
-    y = dataset.train.labels
-    validation = None
-    if config.validation:
-        train_idx, val_idx = split_validation(len(X), config.validation, config.seed)
-        validation = (X[val_idx], y[val_idx])
-        X, y = X[train_idx], y[train_idx]
+    X, y, val_idx = training_data(config, dataset)
+    validation = None if val_idx is None else (dataset.train.features(config.dtype)[val_idx], dataset.train.labels[val_idx])
     batch = None if config.batch_size is None or config.batch_size >= len(X) else config.batch_size
     steps_per_epoch = 1 if batch is None else math.ceil(len(X) / batch)
     model, optimizer = build(config, X.shape[1], dataset.num_classes, steps_per_epoch)
@@ -129,15 +145,19 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
                   callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
                   batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
-                  checkpoint=checkpointer, resume=resume, augment=config.augmentation(), augment_seed=config.seed)
+                  checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
+                  augment=None if config.augmented_copies else config.augmentation())
     seconds = time.perf_counter() - started
     del X
     test = evaluate(model, dataset.test, dataset.num_classes)
+    calibration = None
+    if val_idx is not None:  # temperature and refusal threshold, fitted on the validation digits
+        calibration = calibrate(model, dataset.train.images[val_idx] / np.float32(255), dataset.train.labels[val_idx])
     model.metadata = {
         "config": config.to_dict(), "seed": config.seed, "dataset": dataset.name, "dataset_sha256": dataset.sha256,
         "dataset_source": dataset.source,
         "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
         "test_accuracy": test.accuracy, "test_samples": test.total, "epochs_run": optimizer.t // steps_per_epoch,
-        "history": history.to_dict(),
+        "history": history.to_dict(), **({"calibration": calibration} if calibration else {}),
     }
     return TrainResult(model, history, config, seconds, model.metadata)

@@ -66,6 +66,7 @@ class TrainState:
     steps_per_epoch: int
     n_samples: int = 0
     batch_size: int = 0
+    n_labelled: int = 0  # samples with a class (the others are outliers, label -1)
     epoch: int = 0
     step_in_epoch: int = 0
     stop: bool = False
@@ -145,7 +146,9 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
         batch_metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
         checkpoint=None, resume: Resume | None = None, shuffle: bool = True,
         augment=None, augment_seed: int = 0) -> History:
-    """Train ``model`` with ``optimizer`` on ``X`` (n_samples, n_features) and integer labels ``y``.
+    """Train ``model`` with ``optimizer`` on ``X`` (n_samples, n_features) and integer labels ``y``
+    (-1: a sample of no class, trained towards the uniform distribution; see
+    :func:`~digitnet.losses.softmax_cross_entropy`).
 
     Parameters
     ----------
@@ -175,8 +178,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     resume = resume or Resume(epoch=0)
     history = resume.history
-    state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n,
-                       batches.batch_size, epoch=resume.epoch, seconds=resume.seconds)
+    state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
+                       batches.n_labelled, epoch=resume.epoch, seconds=resume.seconds)
     if validation is not None:
         validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     for cb in callbacks:
@@ -239,7 +242,7 @@ def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, va
     """The History entry of an epoch: its averages, and the validation figures."""
     n = state.n_samples
     record = {"epoch": state.epoch, "step": optimizer.t, "lr": lr, "loss": totals["loss"] / n,
-              "accuracy": totals["correct"] / n,
+              "accuracy": totals["correct"] / max(state.n_labelled, 1),
               **{name: value / n for name, value in totals.items() if name not in ("loss", "correct")},
               "seconds": state.seconds}
     if validation is not None:

@@ -1,0 +1,234 @@
+"""Reading a picture: a verdict, not just the likeliest digit.
+
+:func:`read` answers one of three things:
+
+- ``digit``: the label, with a calibrated confidence;
+- ``unsure``: the two likeliest labels ("3 or 8?"), when neither is likely enough alone;
+- ``not_a_digit``, with a reason: ``blank`` (no ink), ``too_small`` (a dot or tap, or a digit
+  drawn with a brush too big for it), ``several_marks`` (e.g. two digits side by side) or
+  ``not_digit_like`` (a dash, a scribble, a letter, a face...).
+
+It decides in two steps. Cheap geometry on the ink first (:func:`inspect`): its size against
+its stroke width, its aspect ratio, its connected pieces. Then the network, whose logits are
+divided by a temperature fitted on a validation split (Guo et al. 2017,
+https://arxiv.org/abs/1706.04599) and whose top probability must reach a threshold chosen
+on the same split so that at most about 2% of real digits are refused. Networks trained
+with outlier exposure (non-digits with a uniform target, :mod:`digitnet.synth`) answer
+non-digits with flat probabilities, which the threshold then refuses.
+The CLI (``digitnet predict``), the web API and the page all read through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from .data.preprocess import crop_to_work_scale, find_ink, normalize_stroke, place, stroke_width
+from .errors import BlankImage
+from .losses import softmax
+
+VERDICTS = ("digit", "unsure", "not_a_digit")
+REASONS = ("blank", "too_small", "several_marks", "not_digit_like")
+MAX_REFUSED = 0.017  # share of validation digits a threshold may refuse (under the 2% promised, for margin)
+GEOMETRY_SAMPLE = 2000  # validation digits whose geometry is checked to estimate its refusal rate (~1 ms each)
+
+# Geometry, in units of the ink's own stroke width and bounding box (so any scale gives the same answer).
+MIN_SIZE_IN_STROKES = 3.0  # a mark shorter than 3 stroke widths is a dot, or a digit too small for its brush
+MAX_ASPECT = 2.5  # wider than 2.5x its height (and thin): a dash
+MIN_PIECE = 0.08  # a connected piece with less than 8% of the ink is a detail (a dot, a serif), not a mark
+MIN_MARK_HEIGHT = 0.4  # two pieces side by side, each at least 40% as tall as the whole: two marks
+MAX_OVERLAP = 0.2  # ... whose column ranges overlap by less than 20% of the narrower one
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a model's logits become a verdict: a temperature and two thresholds."""
+
+    temperature: float = 1.0
+    threshold: float = 0.6  # top calibrated probability needed for "digit"
+    pair_threshold: float = 0.9  # mass of the top two needed for "unsure" (below: not a digit)
+    fitted: bool = False  # False: these defaults, not fitted on a validation split
+
+    @classmethod
+    def of(cls, model) -> Calibration:
+        data = model.metadata.get("calibration")
+        if not isinstance(data, dict):
+            return cls()
+        known = {k: data[k] for k in ("temperature", "threshold", "pair_threshold") if k in data}
+        return cls(**known, fitted=True)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read` saw in a picture."""
+
+    verdict: str
+    label: int | None  # the digit (also the likelier one when unsure); None when not a digit
+    confidence: float  # calibrated probability of the top class
+    probabilities: np.ndarray = field(repr=False)  # (classes,) calibrated
+    reason: str | None = None  # why not a digit
+    candidates: tuple[int, ...] = ()  # the top two, when unsure
+    image: np.ndarray | None = field(default=None, repr=False)  # the 28x28 the network saw
+
+    def to_dict(self, source: str | None = None) -> dict:
+        """The JSON form: ``source, verdict, label, confidence, probabilities, reason, candidates``."""
+        return {"source": source, "verdict": self.verdict, "label": self.label, "confidence": round(self.confidence, 6),
+                "probabilities": [round(float(p), 6) for p in self.probabilities], "reason": self.reason,
+                "candidates": list(self.candidates)}
+
+    def describe(self, classes=None) -> str:
+        """The verdict in words."""
+        name = (lambda k: str(classes[k])) if classes is not None else str
+        if self.verdict == "digit":
+            return f"a {name(self.label)} ({_percent(self.confidence)} sure)"
+        if self.verdict == "unsure":
+            a, b = self.candidates
+            return f"not sure: {name(a)} or {name(b)}? ({_percent(self.confidence)} for {name(a)})"
+        return {"blank": "nothing drawn", "too_small": "too small to read: draw it bigger",
+                "several_marks": "several marks: one digit at a time, please",
+                "not_digit_like": "that doesn't look like a digit"}[self.reason]
+
+
+def _percent(p: float) -> str:
+    return "> 99.9%" if p > 0.999 else f"{p * 100:.1f}%"
+
+
+def inspect(work: np.ndarray) -> str | None:
+    """A reason the ink (cropped, longer side at the work scale) is not one digit, or None.
+
+    Units are the ink's own: its stroke width and bounding box, so the rules do not depend
+    on the size of the picture."""
+    mask = work > 0.5
+    if not mask.any():
+        return "too_small"
+    width = stroke_width(work)
+    h, w = work.shape
+    if max(h, w) < MIN_SIZE_IN_STROKES * width:
+        return "too_small"
+    if w > MAX_ASPECT * h and h < 2 * width:
+        return "not_digit_like"
+    return "several_marks" if _side_by_side(mask, width) else None
+
+
+def _side_by_side(mask: np.ndarray, width: float) -> bool:
+    """Two big connected pieces next to each other, not one above the other (joined across gaps under
+    half a stroke width)."""
+    joined = ndimage.binary_dilation(mask, iterations=max(1, int(width / 4)))
+    labels, count = ndimage.label(joined)
+    if count < 2:
+        return False
+    areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    boxes = ndimage.find_objects(labels)
+    height = mask.shape[0]
+    big = [boxes[i] for i in range(count) if areas[i] >= MIN_PIECE * areas.sum()
+           and boxes[i][0].stop - boxes[i][0].start >= MIN_MARK_HEIGHT * height]
+    for i, a in enumerate(big):
+        for b in big[i + 1:]:
+            overlap = min(a[1].stop, b[1].stop) - max(a[1].start, b[1].start)
+            narrower = min(a[1].stop - a[1].start, b[1].stop - b[1].start)
+            if overlap < MAX_OVERLAP * narrower:
+                return True
+    return False
+
+
+def read(model, picture: np.ndarray, *, prepared: bool = False, name: str = "image") -> Reading:
+    """Read one picture: greyscale (h, w) in [0, 1], any size and polarity (``prepared=False``),
+    or an MNIST-style 28x28 image, white on black, already centred (``prepared=True``)."""
+    try:
+        work = crop_to_work_scale(find_ink(picture, name=name))
+    except BlankImage:
+        k = model.sizes[-1]
+        return Reading("not_a_digit", None, 1 / k, np.full(k, 1 / k), "blank", image=np.zeros((28, 28), np.float32))
+    image = np.asarray(picture, np.float32) if prepared else place(normalize_stroke(work))
+    return decide(model, image[None], [inspect(work)])[0]
+
+
+def decide(model, images: np.ndarray, reasons: list[str | None]) -> list[Reading]:
+    """Verdicts for prepared (n, 28, 28) images whose geometry gave ``reasons`` (None: fine)."""
+    cal = Calibration.of(model)
+    logits = model.logits(images.reshape(len(images), -1)).astype(np.float64)
+    proba = softmax(logits / cal.temperature)
+    readings = []
+    for p, image, reason in zip(proba, images, reasons):
+        second, first = np.argsort(p)[-2:]
+        top = float(p[first])
+        if reason is not None:
+            readings.append(Reading("not_a_digit", None, top, p, reason, image=image))
+        elif top >= cal.threshold:
+            readings.append(Reading("digit", int(first), top, p, image=image))
+        elif top + p[second] >= cal.pair_threshold:
+            readings.append(Reading("unsure", int(first), top, p, candidates=(int(first), int(second)), image=image))
+        else:
+            readings.append(Reading("not_a_digit", None, top, p, "not_digit_like", image=image))
+    return readings
+
+
+def inspect_prepared(images: np.ndarray) -> list[str | None]:
+    """:func:`inspect` for MNIST-style images (n, 28, 28); a blank one is ``"blank"``."""
+    reasons = []
+    for image in images:
+        try:
+            reasons.append(inspect(crop_to_work_scale(find_ink(image))))
+        except BlankImage:
+            reasons.append("blank")
+    return reasons
+
+
+# ---- fitting the calibration on a validation split ----
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature T minimising the mean negative log-likelihood of softmax(logits / T)
+    (golden-section search on log T in [1/20, 20])."""
+    logits = logits.astype(np.float64)
+
+    def nll(log_t):
+        z = logits / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(labels)), labels]))
+
+    lo, hi = np.log(1 / 20), np.log(20)
+    ratio = (np.sqrt(5) - 1) / 2
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(60):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(b)
+    return float(np.exp((lo + hi) / 2))
+
+
+def expected_calibration_error(proba: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE: the confidence-weighted gap between confidence and accuracy, over equal-width bins."""
+    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(confidence[in_bin].mean() - correct[in_bin].mean())
+    return float(total)
+
+
+def calibrate(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Fit the temperature and the digit threshold on validation digits (n, 28, 28) with their labels.
+
+    The threshold is the largest top probability that refuses at most :data:`MAX_REFUSED` of them,
+    geometry refusals included (their rate estimated on the first :data:`GEOMETRY_SAMPLE`). Returns the ``calibration`` entry of the model's metadata."""
+    logits = model.logits(images.reshape(len(images), -1)).astype(np.float64)
+    temperature = fit_temperature(logits, labels)
+    before, after = softmax(logits.copy()), softmax(logits / temperature)
+    geometry_rate = float(np.mean([r is not None for r in inspect_prepared(images[:GEOMETRY_SAMPLE])]))
+    budget = max(0.0, MAX_REFUSED - geometry_rate)
+    threshold = float(np.quantile(after.max(axis=1), budget)) if budget > 0 else 0.0
+    return asdict(Calibration(temperature, threshold)) | {
+        "fitted": True, "validation_samples": int(len(labels)), "max_refused": MAX_REFUSED,
+        "geometry_refused": geometry_rate,
+        "ece_before": expected_calibration_error(before, labels), "ece_after": expected_calibration_error(after, labels)}

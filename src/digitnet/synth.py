@@ -1,0 +1,186 @@
+"""Pictures made by code: digits and non-digits drawn as strokes, and text rendered from fonts.
+
+Used to train the network to refuse what is not a digit (outlier exposure), to test the
+preprocessing and the verdicts, and to benchmark handwriting that is not MNIST's. Every
+function takes an explicit ``numpy.random.Generator`` and returns greyscale float32 arrays
+in [0, 1] (paper 1, ink 0: dark on light, as people draw), unless it says otherwise.
+
+Families of non-digits, by what they are and where they are used:
+
+- training (outlier exposure): ``scribble``, ``shape``, ``glyph`` (letters and symbols
+  that are not digit-like, in the fonts matplotlib ships), ``pair`` (two MNIST digits side by side);
+- held out, only for measuring refusals: ``doodle`` (faces, hearts, houses, suns, spirals,
+  clouds: different code, never seen in training), letters in handwriting fonts, Fashion-MNIST.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# Digits as a person draws them: strokes of (x, y) points in a unit box (y down).
+DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
+    0: [[(0.5 + 0.42 * math.sin(t), 0.5 - 0.48 * math.cos(t)) for t in np.linspace(0, 2 * math.pi, 25)]],
+    1: [[(0.35, 0.2), (0.55, 0.0), (0.55, 1.0)]],
+    2: [[(0.1, 0.25), (0.3, 0.03), (0.65, 0.02), (0.85, 0.2), (0.8, 0.45), (0.1, 1.0), (0.95, 1.0)]],
+    3: [[(0.15, 0.1), (0.45, 0.0), (0.8, 0.1), (0.8, 0.35), (0.45, 0.48), (0.85, 0.62), (0.85, 0.88),
+         (0.5, 1.0), (0.12, 0.9)]],
+    4: [[(0.7, 1.0), (0.7, 0.0), (0.05, 0.7), (0.95, 0.7)]],
+    5: [[(0.85, 0.0), (0.2, 0.0), (0.15, 0.45), (0.55, 0.38), (0.85, 0.55), (0.85, 0.85), (0.5, 1.0), (0.1, 0.9)]],
+    6: [[(0.75, 0.0), (0.35, 0.2), (0.15, 0.6), (0.25, 0.95), (0.6, 1.0), (0.85, 0.75), (0.7, 0.5), (0.35, 0.5),
+         (0.17, 0.65)]],
+    7: [[(0.05, 0.0), (0.95, 0.0), (0.4, 1.0)]],
+    8: [[(0.5, 0.5), (0.15, 0.3), (0.5, 0.0), (0.85, 0.25), (0.5, 0.5), (0.12, 0.75), (0.5, 1.0), (0.88, 0.75),
+         (0.5, 0.5)]],
+    9: [[(0.8, 0.3), (0.5, 0.48), (0.2, 0.3), (0.45, 0.0), (0.8, 0.15), (0.8, 0.5), (0.7, 1.0)]],
+}
+
+
+def draw(strokes, *, size=(280, 280), box=(0, 0, 280, 280), width: float = 21.0, dark_on_light: bool = True,
+         background: float | None = None) -> np.ndarray:
+    """Strokes (lists of unit-box points) drawn into ``box`` (x0, y0, x1, y1) of a canvas with a round brush."""
+    scale = 4  # drawn large, then reduced: anti-aliased like a canvas
+    paper, ink = (255, 0) if dark_on_light else (0, 255)
+    img = Image.new("L", (size[0] * scale, size[1] * scale), paper if background is None else int(background * 255))
+    pen = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = box
+    r = width * scale / 2
+    for stroke in strokes:
+        points = [((x0 + x * (x1 - x0)) * scale, (y0 + y * (y1 - y0)) * scale) for x, y in stroke]
+        if len(points) > 1:
+            pen.line(points, fill=ink, width=max(1, round(width * scale)), joint="curve")
+        for px, py in points:
+            pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
+    img = img.resize(size, Image.Resampling.BOX)
+    return np.asarray(img, dtype=np.float32) / 255
+
+
+def digit(d: int, **kwargs) -> np.ndarray:
+    """Digit ``d`` drawn from :data:`DIGIT_STROKES` (see :func:`draw` for the options)."""
+    return draw(DIGIT_STROKES[d], **kwargs)
+
+
+# ---- non-digits for training (outlier exposure) ----
+
+def scribble(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """A random scribble: a smoothed random walk, a zigzag, or a few random straight strokes."""
+    kind = rng.integers(3)
+    if kind == 0:
+        steps = rng.normal(0, 0.25, (int(rng.integers(6, 16)), 2)).cumsum(axis=0)
+        return [_unit(steps).tolist()]
+    if kind == 1:
+        n = int(rng.integers(6, 10))
+        xs = np.linspace(0, 1, n)
+        ys = np.where(np.arange(n) % 2 == 0, 0.0, 1.0) + rng.normal(0, 0.08, n)
+        pts = np.stack([xs, ys], 1) if rng.random() < 0.5 else np.stack([ys, xs], 1)
+        return [_unit(pts).tolist()]
+    return [rng.random((2, 2)).tolist() for _ in range(int(rng.integers(3, 6)))]
+
+
+def shape(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """A geometric shape: triangle, square, star, cross, plus, arrow, check mark, or wavy line."""
+    kind = rng.integers(8)
+    if kind == 0:
+        return [[(0.5, 0.0), (1.0, 1.0), (0.0, 1.0), (0.5, 0.0)]]
+    if kind == 1:
+        return [[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]]
+    if kind == 2:
+        pts = [(0.5 + 0.5 * math.sin(a), 0.5 - 0.5 * math.cos(a)) for a in np.arange(6) * 4 * math.pi / 5]
+        return [pts]
+    if kind == 3:
+        return [[(0, 0), (1, 1)], [(1, 0), (0, 1)]]
+    if kind == 4:
+        return [[(0.5, 0), (0.5, 1)], [(0, 0.5), (1, 0.5)]]
+    if kind == 5:
+        return [[(0, 0.5), (1, 0.5)], [(0.7, 0.2), (1, 0.5), (0.7, 0.8)]]
+    if kind == 6:
+        return [[(0, 0.55), (0.35, 1.0), (1.0, 0.0)]]
+    t = np.linspace(0, 1, 30)
+    return [np.stack([t, 0.5 + 0.3 * np.sin(t * 2 * math.pi * rng.uniform(1.5, 3))], 1).tolist()]
+
+
+def doodle(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """Held out: a smiley, heart, house, sun, spiral or cloud (never used for training)."""
+    kind = rng.integers(6)
+    ring = [(0.5 + 0.5 * math.sin(t), 0.5 - 0.5 * math.cos(t)) for t in np.linspace(0, 2 * math.pi, 30)]
+    if kind == 0:  # smiley
+        mouth = [(0.5 + 0.28 * math.sin(t), 0.55 + 0.2 * math.cos(t)) for t in np.linspace(2.2, 4.1, 10)]
+        return [ring, [(0.33, 0.35), (0.34, 0.36)], [(0.66, 0.35), (0.67, 0.36)], mouth]
+    if kind == 1:  # heart
+        t = np.linspace(0, 2 * math.pi, 40)
+        x, y = 16 * np.sin(t) ** 3, 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+        return [_unit(np.stack([x, -y], 1)).tolist()]
+    if kind == 2:  # house
+        return [[(0.1, 0.45), (0.5, 0.0), (0.9, 0.45)], [(0.2, 0.4), (0.2, 1.0), (0.8, 1.0), (0.8, 0.4)],
+                [(0.42, 1.0), (0.42, 0.7), (0.58, 0.7), (0.58, 1.0)]]
+    if kind == 3:  # sun
+        small = [(0.5 + 0.22 * math.sin(t), 0.5 - 0.22 * math.cos(t)) for t in np.linspace(0, 2 * math.pi, 20)]
+        rays = [[(0.5 + 0.32 * math.sin(a), 0.5 - 0.32 * math.cos(a)), (0.5 + 0.5 * math.sin(a), 0.5 - 0.5 * math.cos(a))]
+                for a in np.arange(8) * math.pi / 4]
+        return [small, *rays]
+    if kind == 4:  # spiral
+        t = np.linspace(0, 4 * math.pi, 60)
+        return [_unit(np.stack([t * np.cos(t), t * np.sin(t)], 1)).tolist()]
+    bumps = [(0.15 + 0.7 * i / 4 + 0.12 * math.sin(t), 0.45 - 0.18 * abs(math.cos(t)))  # cloud
+             for i in range(5) for t in np.linspace(-math.pi / 2, math.pi / 2, 6)]
+    return [bumps + [(0.85, 0.6), (0.15, 0.6), bumps[0]]]
+
+
+def _unit(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=float)
+    points = points - points.min(axis=0)
+    return points / max(points.max(), 1e-9)
+
+
+# ---- text from fonts ----
+
+def matplotlib_fonts() -> list[Path]:
+    """The text fonts matplotlib ships (DejaVu and STIX General, plain to bold italic): always there, offline."""
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path(), "fonts", "ttf")
+    return sorted([*folder.glob("DejaVu*.ttf"), *folder.glob("STIXGeneral*.ttf")])
+
+
+HANDWRITING_FONT_DIRS = ("/usr/share/fonts/truetype/fifthhorseman", "/usr/share/fonts/truetype/breip",
+                         "/usr/share/fonts/opentype/bwht", "/usr/share/fonts/truetype/femkeklaver",
+                         "/usr/share/fonts/opentype/comic-neue", "/usr/share/fonts/opentype/dancingscript",
+                         "/usr/share/fonts/truetype/humor-sans", "/usr/share/fonts/opentype/kaushanscript")
+
+
+def handwriting_fonts() -> dict[str, list[Path]]:
+    """Debian's handwriting-style fonts that are installed, by family (its directory)."""
+    found = {}
+    for directory in map(Path, HANDWRITING_FONT_DIRS):
+        files = sorted(p for p in directory.glob("*") if p.suffix in (".ttf", ".otf"))
+        if files:
+            found[directory.name] = files
+    return found
+
+
+def text(chars: str, font: Path, rng: np.random.Generator, *, canvas: int | None = None) -> np.ndarray:
+    """``chars`` rendered from ``font`` with a random size, position, slant, stroke width, canvas size,
+    and dark-on-light or light-on-dark paper."""
+    canvas = canvas or int(rng.integers(64, 320))
+    size = max(8, int(canvas * rng.uniform(0.3, 0.7)))
+    face = ImageFont.truetype(str(font), size)
+    light_paper = rng.random() < 0.7
+    paper, ink = (255, 0) if light_paper else (0, 255)
+    img = Image.new("L", (canvas * 2, canvas * 2), paper)
+    pen = ImageDraw.Draw(img)
+    stroke = int(rng.integers(0, max(1, size // 25) + 1))
+    x0, y0, x1, y1 = pen.textbbox((0, 0), chars, font=face, stroke_width=stroke)
+    pos = (canvas - (x0 + x1) / 2 + rng.uniform(-0.2, 0.2) * canvas, canvas - (y0 + y1) / 2 + rng.uniform(-0.2, 0.2) * canvas)
+    pen.text(pos, chars, font=face, fill=ink, stroke_width=stroke, stroke_fill=ink)
+    slant = rng.uniform(-0.3, 0.3)
+    img = img.transform(img.size, Image.Transform.AFFINE, (1, slant, -slant * canvas, 0, 1, 0),
+                        resample=Image.Resampling.BILINEAR, fillcolor=paper)
+    img = img.crop((canvas // 2, canvas // 2, canvas // 2 + canvas, canvas // 2 + canvas))
+    return np.asarray(img, dtype=np.float32) / 255
+
+
+#: Letters and symbols that no one would take for a digit (O, l, I, S, Z, B, g, q, ... are left out).
+NOT_DIGIT_LIKE = "ACEFHKMNPRUVWXYacdefhkmnprtuvwxy#%&@*+=?!<>{}[]~"
