@@ -66,6 +66,26 @@ def test_fused_loss_gradient(smoothing, rng):
     np.testing.assert_allclose(dlogits, numeric_grad(f, logits), rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_outlier_rows_have_a_uniform_target(smoothing, rng):
+    """Label -1 (outlier exposure): loss = cross-entropy to uniform, gradient (p - 1/K)/n; other rows unchanged."""
+    logits = rng.normal(size=(8, 10)) * 3
+    labels = rng.integers(0, 10, size=8)
+    labels[[1, 5]] = -1
+
+    def f():
+        return softmax_cross_entropy(logits, labels, label_smoothing=smoothing)[0]
+
+    loss, dlogits = softmax_cross_entropy(logits, labels, label_smoothing=smoothing)
+    np.testing.assert_allclose(dlogits, numeric_grad(f, logits), rtol=1e-6, atol=1e-9)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(dlogits[1], (p[1] - 0.1) / 8, rtol=1e-9)
+    inliers = labels >= 0
+    _, plain = softmax_cross_entropy(logits[inliers], labels[inliers], label_smoothing=smoothing)
+    np.testing.assert_allclose(dlogits[inliers], plain * inliers.sum() / 8, rtol=1e-9)
+
+
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_whole_network_gradient(activation, rng):
     """A 3-layer network (two hidden layers), every parameter, through the fused loss."""

@@ -59,6 +59,22 @@ def test_raw_image_body(client):
     assert response.status_code == 200 and response.json()["prediction"] == 1
 
 
+def test_blank_pixels_and_a_blank_upload_are_read_as_not_a_digit(client):
+    for response in (client.post("/api/predict", json={"pixels": [0.0] * 784}),
+                     client.post("/api/predict", files={"file": ("white.png", png(), "image/png")})):
+        assert response.status_code == 200
+        data = response.json()
+        assert (data["verdict"], data["reason"], data["label"]) == ("not_a_digit", "blank", None)
+        assert data["message"] == "nothing drawn"
+
+
+def test_the_verdict_fields(client):
+    sample = client.get("/api/samples/random", params={"index": 0}).json()
+    data = client.post("/api/predict", json={"pixels": sample["pixels"]}).json()
+    assert data["verdict"] == "digit" and data["label"] == 7 and data["label_name"] == "7" and data["reason"] is None
+    assert 0.5 < data["confidence"] <= 1 and len(data["probabilities"]) == 10 and data["candidates"] == []
+
+
 @pytest.mark.parametrize("body, message", [
     ({"pixels": [0.5] * 783}, "at least 784"),
     ({"pixels": [0.5] * 785}, "at most 784"),
@@ -66,7 +82,6 @@ def test_raw_image_body(client):
     ({"pixels": [0.5] * 783 + [-0.1]}, "greater than or equal to 0"),
     ({"pixels": "nope"}, "pixels: Input should be a valid"),
     ({}, "pixels: Field required"),
-    ({"pixels": [0.0] * 784}, "draw a digit first"),
 ])
 def test_bad_pixels(client, body, message):
     response = client.post("/api/predict", json=body)
@@ -85,7 +100,6 @@ def test_nan_and_malformed_json(client):
 @pytest.mark.parametrize("files, message", [
     ({"file": ("x.png", b"this is not an image", "image/png")}, "not a readable image"),
     ({"file": ("empty.png", b"", "image/png")}, "empty file"),
-    ({"file": ("white.png", png(), "image/png")}, "draw a digit first"),
     ({"other": ("x.png", png(one), "image/png")}, "field 'file'"),
 ])
 def test_bad_uploads(client, files, message):

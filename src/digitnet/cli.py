@@ -6,6 +6,7 @@ Exit status: 0 success, 1 bad data or model file, 2 usage error, 130 interrupted
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -16,11 +17,12 @@ from rich.table import Table
 
 from . import checkpoint, datasets, download, paths
 from .config import SETTINGS, TrainConfig, check_setting
-from .data.preprocess import load_digit
+from .data.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
 from .errors import DigitnetError, TrainingDiverged, UsageError
 from .metrics import evaluate
 from .modelfile import load_model, save_model
+from .reading import read
 from .recipes import RECIPES, get_recipe, train
 from .version import __version__
 
@@ -154,13 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="classify test images or your own pictures",
                        usage="digitnet predict [MODEL.safetensors] (IMAGE... | --index N) [--data NAME|DIR]",
-                       description="Show an image as the network sees it, the prediction and the ten probabilities. "
+                       description="Read images: show each as the network sees it, the verdict (a digit, not sure between "
+                                   "two, or not a digit and why) and the ten probabilities. "
                                    "MODEL is optional (default: the last model trained); it is recognised by its "
                                    ".safetensors suffix.")
     p.add_argument("paths", nargs="*", type=Path, metavar="MODEL|IMAGE",
                    help="a .safetensors model (optional, first), then PNG/JPEG pictures of digits")
     p.add_argument("--index", type=_number(int, minimum=0, name="index"), metavar="N", help="test image number N instead")
     p.add_argument("--data", metavar="NAME|DIR", help="dataset for --index (default: the model's)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image on stdout: source, verdict "
+                   "(digit, unsure, not_a_digit), label, confidence, probabilities, reason, candidates")
     p.set_defaults(func=cmd_predict)
     return parser
 
@@ -395,22 +400,32 @@ def cmd_predict(args) -> int:
         model, dataset = _model_and_data(args.model, args.data)
         if args.index >= len(dataset.test):
             raise UsageError(f"--index {args.index} is out of range: the test set has {len(dataset.test):,} images (0 to {len(dataset.test) - 1})")
-        image = dataset.test.images[args.index] / 255
-        items = [(f"test image {args.index}", image, int(dataset.test.labels[args.index]))]
+        image = dataset.test.images[args.index] / np.float32(255)
+        items = [(f"test image {args.index}", lambda: read(model, image, prepared=True), int(dataset.test.labels[args.index]))]
         classes = dataset.classes
     else:
         model = load_model(args.model or paths.latest_model())
         classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
-        items = [(str(path), load_digit(path), None) for path in args.images]
-    for name, image, label in items:
-        if image.size != model.sizes[0]:
-            raise UsageError(f"{name}: {image.size} pixels, but the model takes {model.sizes[0]} inputs")
-        proba = model.predict_proba(image.reshape(1, -1).astype(model.dtype))[0]
-        guess = int(proba.argmax())
-        console.print(name + ("" if label is None else f" (true label {classes[label]})"))
-        console.print(render(image), markup=False)
-        verdict = "" if label is None else ("  ✓" if guess == label else "  ✗")
-        console.print(f"predicted: {classes[guess]} ({proba[guess] * 100:.1f}%){verdict}")
-        for k, p in enumerate(proba):
-            console.print(f"  {classes[k]:>11} {p * 100:6.2f}% {'█' * int(round(p * 40))}", markup=False)
+        items = [(str(path), lambda path=path: read(model, open_image(path), name=str(path)), None) for path in args.images]
+    if model.sizes[0] != 784:
+        raise UsageError(f"the model takes {model.sizes[0]} inputs, not the 784 pixels of a 28x28 image")
+    for name, reading_of, label in items:
+        reading = reading_of()
+        if args.json:
+            print(json.dumps(reading.to_dict(source=name)), flush=True)
+            continue
+        _show_reading(console, name, reading, label, classes)
     return 0
+
+
+def _show_reading(console, name, reading, label, classes) -> None:
+    console.print(name + ("" if label is None else f" (true label {classes[label]})"))
+    console.print(render(reading.image), markup=False)
+    mark = ""
+    if label is not None:
+        mark = "  ✓" if reading.label == label and reading.verdict == "digit" else "  ✗"
+    console.print(f"verdict: {reading.describe(classes)}{mark}", markup=False)
+    top = int(np.argmax(reading.probabilities))
+    console.print(f"predicted: {classes[top]} ({reading.probabilities[top] * 100:.1f}%)", markup=False)
+    for k, p in enumerate(reading.probabilities):
+        console.print(f"  {classes[k]:>11} {p * 100:6.2f}% {'█' * int(round(p * 40))}", markup=False)

@@ -18,12 +18,13 @@ from .data.idx import read_idx, write_idx
 from .data.preprocess import crop_to_work_scale, place, prepare
 from .errors import DataError
 
-VERSION = 1  # of the generator: a new version makes a new cache file
-DRAWN_FAMILIES = ("scribble", "shape", "glyph")
+VERSION = 3  # of the generator: a new version makes a new cache file
+DRAWN_FAMILIES = ("scribble", "shape", "loop", "composite", "glyph")
+DRAWERS = {"scribble": synth.scribble, "shape": synth.shape, "loop": synth.loop, "composite": synth.composite}
 
 
 def drawn(n: int) -> np.ndarray:
-    """``n`` drawn non-digits (uint8, (n, 28, 28), MNIST-style), a third of each family; cached."""
+    """``n`` drawn non-digits (uint8, (n, 28, 28), MNIST-style), as many of each family; cached."""
     path = paths.cache_dir() / "outliers" / f"drawn-v{VERSION}-{n}-idx3-ubyte.gz"
     if path.is_file():
         try:
@@ -50,7 +51,7 @@ def make_drawn(n: int, rng: np.random.Generator) -> np.ndarray:
                 char = synth.NOT_DIGIT_LIKE[rng.integers(len(synth.NOT_DIGIT_LIKE))]
                 grey = synth.text(char, fonts[rng.integers(len(fonts))], rng, canvas=96)
             else:
-                strokes = synth.scribble(rng) if family == "scribble" else synth.shape(rng)
+                strokes = DRAWERS[family](rng)
                 grey = synth.draw(strokes, size=(112, 112), box=(16, 16, 96, 96), width=float(rng.uniform(3, 16)),
                                   dark_on_light=bool(rng.random() < 0.5))
             try:

@@ -31,15 +31,18 @@ from .losses import softmax
 
 VERDICTS = ("digit", "unsure", "not_a_digit")
 REASONS = ("blank", "too_small", "several_marks", "not_digit_like")
-MAX_REFUSED = 0.017  # share of validation digits a threshold may refuse (under the 2% promised, for margin)
+MAX_REFUSED = 0.019  # share of validation digits a threshold may refuse (the promise is 2%)
 GEOMETRY_SAMPLE = 2000  # validation digits whose geometry is checked to estimate its refusal rate (~1 ms each)
 
 # Geometry, in units of the ink's own stroke width and bounding box (so any scale gives the same answer).
-MIN_SIZE_IN_STROKES = 3.0  # a mark shorter than 3 stroke widths is a dot, or a digit too small for its brush
+MIN_SIZE_IN_STROKES = 2.5  # a mark shorter than 2.5 stroke widths is a dot, or a digit too small for its brush
 MAX_ASPECT = 2.5  # wider than 2.5x its height (and thin): a dash
 MIN_PIECE = 0.08  # a connected piece with less than 8% of the ink is a detail (a dot, a serif), not a mark
 MIN_MARK_HEIGHT = 0.4  # two pieces side by side, each at least 40% as tall as the whole: two marks
 MAX_OVERLAP = 0.2  # ... whose column ranges overlap by less than 20% of the narrower one
+MAX_HOLES = 2  # an 8 has two loops; more is not a digit
+MIN_HOLE = 20  # pixels at the work scale: smaller enclosed gaps are ink texture, not loops
+MAX_PIECES = 4  # connected pieces with at least 3% of the ink: a sun with rays, a scatter of marks
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,31 @@ def inspect(work: np.ndarray) -> str | None:
         return "too_small"
     if w > MAX_ASPECT * h and h < 2 * width:
         return "not_digit_like"
-    return "several_marks" if _side_by_side(mask, width) else None
+    if _side_by_side(mask, width):
+        return "several_marks"
+    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask) else None
+
+
+def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
+    """More than two loops, a mark inside a loop (eyes in a face), or many separate pieces:
+    none of these happens in a digit (checked on MNIST: tests/test_reading.py)."""
+    pieces, count = ndimage.label(mask)
+    areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
+    if np.count_nonzero(areas >= 0.03 * areas.sum()) > MAX_PIECES:
+        return True
+    holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
+    if n_holes == 0:
+        return False
+    hole_areas = ndimage.sum_labels(np.ones_like(mask), holes, index=np.arange(1, n_holes + 1))
+    if np.count_nonzero(hole_areas >= MIN_HOLE) > MAX_HOLES:
+        return True
+    # a piece of ink that sits inside a loop of another piece: filling the other piece's holes covers it
+    for i in np.flatnonzero(areas >= 0.03 * areas.sum()):
+        piece = pieces == i + 1
+        others = mask & ~piece
+        if np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
+            return True
+    return False
 
 
 def _side_by_side(mask: np.ndarray, width: float) -> bool:

@@ -32,9 +32,12 @@ RECIPES: dict[str, TrainConfig] = {
         description="The tutorial, exactly: 784-16-16-10 tanh, full-batch gradient descent, 150 iterations, "
                     "lr 0.5 then 0.1 after iteration 75, float64, np.random.seed(2) weights."),
     "default": TrainConfig(
-        hidden=(256, 256), activation="relu", epochs=6, batch_size=128, optimizer="adam", lr=2e-3,
-        schedule="onecycle", seed=0,
-        description="Fast: 784-256-256-10 ReLU, Adam with a one-cycle schedule, batch 128, 6 epochs."),
+        hidden=(256, 256), activation="relu", epochs=4, batch_size=256, optimizer="adam", lr=3e-3,
+        schedule="onecycle", validation=0.1, outliers=9000, rotate=10.0, scale=0.1, shear=8.0, thickness=0.5,
+        augmented_copies=1, seed=0,
+        description="Fast and honest: 784-256-256-10 ReLU, Adam one-cycle, batch 256, 4 epochs over the training "
+                    "set plus one lightly distorted copy (rotation, scale, shear, stroke thickness) and 9,000 "
+                    "non-digits with a uniform target; temperature and refusal threshold fitted on a 10% validation split."),
     "best": TrainConfig(
         hidden=(1024, 1024), activation="relu", epochs=60, batch_size=128, optimizer="adam", lr=1e-3,
         schedule="onecycle", dropout=0.2, shift=2.0, rotate=10.0, scale=0.1, shear=5.0,

@@ -7,7 +7,7 @@ in [0, 1] (paper 1, ink 0: dark on light, as people draw), unless it says otherw
 
 Families of non-digits, by what they are and where they are used:
 
-- training (outlier exposure): ``scribble``, ``shape``, ``glyph`` (letters and symbols
+- training (outlier exposure): ``scribble``, ``shape``, ``loop``, ``composite``, ``glyph`` (letters and symbols
   that are not digit-like, in the fonts matplotlib ships), ``pair`` (two MNIST digits side by side);
 - held out, only for measuring refusals: ``doodle`` (faces, hearts, houses, suns, spirals,
   clouds: different code, never seen in training), letters in handwriting fonts, Fashion-MNIST.
@@ -100,6 +100,30 @@ def shape(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
         return [[(0, 0.55), (0.35, 1.0), (1.0, 0.0)]]
     t = np.linspace(0, 1, 30)
     return [np.stack([t, 0.5 + 0.3 * np.sin(t * 2 * math.pi * rng.uniform(1.5, 3))], 1).tolist()]
+
+
+def loop(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """A closed curve with three to seven lobes, or a random polygon: loopy, but like no digit."""
+    t = np.linspace(0, 2 * math.pi, 60)
+    if rng.random() < 0.5:
+        k = int(rng.integers(3, 8))
+        r = 1 + rng.uniform(0.25, 0.5) * np.cos(k * t + rng.uniform(0, 2 * math.pi))
+    else:
+        corners = np.sort(rng.uniform(0, 2 * math.pi, int(rng.integers(5, 9))))
+        r = np.interp(t, np.append(corners, corners[0] + 2 * math.pi), rng.uniform(0.4, 1.0, len(corners) + 1),
+                      period=2 * math.pi)
+    return [_unit(np.stack([r * np.cos(t), r * np.sin(t)], 1)).tolist()]
+
+
+def composite(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """Two or three shapes, loops or scribbles, each in its own random part of the box."""
+    strokes = []
+    for _ in range(int(rng.integers(2, 4))):
+        part = [scribble, shape, loop][int(rng.integers(3))](rng)
+        x0, y0 = rng.uniform(0, 0.5, 2)
+        w, h = rng.uniform(0.3, 0.6, 2)
+        strokes += [[(x0 + x * w, y0 + y * h) for x, y in stroke] for stroke in part]
+    return strokes
 
 
 def doodle(rng: np.random.Generator) -> list[list[tuple[float, float]]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -18,9 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from .. import datasets
-from ..data.preprocess import INK_THRESHOLD, load_digit, prepare
+from ..data.preprocess import open_image
 from ..errors import DataError, DigitnetError
 from ..modelfile import load_model
+from ..reading import Reading, read
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 PIXELS = 784
@@ -35,10 +36,15 @@ class PixelsIn(BaseModel):
 
 
 class Prediction(BaseModel):
-    prediction: int
-    label: str
-    confidence: float
+    verdict: Literal["digit", "unsure", "not_a_digit"]
+    label: int | None = Field(description="the digit read (the likelier one when unsure); null when not a digit")
+    label_name: str | None = Field(description="the class name of label")
+    prediction: int = Field(description="the class with the highest probability, whatever the verdict")
+    confidence: float = Field(description="calibrated probability of the top class")
     probabilities: list[float]
+    reason: Literal["blank", "too_small", "several_marks", "not_digit_like"] | None
+    candidates: list[int] = Field(description="the two likeliest digits when unsure")
+    message: str = Field(description="the verdict in words")
     classes: list[str]
     image: list[float] = Field(description="the 784 pixels the network saw, after preprocessing")
 
@@ -151,12 +157,12 @@ def create_app(model_path: str | Path) -> FastAPI:
     async def bad_data(request, exc):
         return _problem(422, str(exc))
 
-    def classify(image: np.ndarray) -> Prediction:
-        proba = model.predict_proba(image.reshape(1, -1))[0].astype(np.float64)  # owned arrays: no lock needed
-        k = int(proba.argmax())
-        return Prediction(prediction=k, label=classes[k], confidence=float(proba[k]),
-                          probabilities=[float(p) for p in proba], classes=classes,
-                          image=[round(float(v), 4) for v in image.ravel()])
+    def answer(reading: Reading) -> Prediction:
+        fields = reading.to_dict()
+        del fields["source"]
+        return Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
+                          label_name=None if reading.label is None else classes[reading.label], classes=classes,
+                          image=[round(float(v), 4) for v in reading.image.ravel()])
 
     @app.post("/api/predict", response_model=Prediction, responses=ERRORS, openapi_extra={"requestBody": PREDICT_BODY},
               summary="Classify a 28x28 image (JSON pixels) or a picture (PNG/JPEG upload or body)")
@@ -167,11 +173,9 @@ def create_app(model_path: str | Path) -> FastAPI:
                 body = PixelsIn.model_validate_json(await request.body())
             except ValidationError as exc:
                 return _problem(422, _describe(exc.errors()))
-            image = np.asarray(body.pixels, np.float32).reshape(28, 28)
-            if body.preprocess:
-                image = prepare(image, name="pixels")
-            elif image.max() < INK_THRESHOLD:
-                raise DataError("pixels: no digit found (all blank); draw a digit first")
+            # model inference makes new arrays (no shared buffers): no lock needed
+            return answer(read(model, np.asarray(body.pixels, np.float32).reshape(28, 28),
+                               prepared=not body.preprocess, name="pixels"))
         elif kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=4)
@@ -182,13 +186,13 @@ def create_app(model_path: str | Path) -> FastAPI:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 return _problem(422, "multipart body needs an image file in the field 'file'")
-            image = load_digit(await upload.read(), name=upload.filename or "upload")
+            name = upload.filename or "upload"
+            return answer(read(model, open_image(await upload.read(), name), name=name))
         elif kind in IMAGE_TYPES:
-            image = load_digit(await request.body(), name="body")
+            return answer(read(model, open_image(await request.body(), "body"), name="body"))
         else:
             return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
                                  "multipart/form-data with a 'file', or an image/png or image/jpeg body")
-        return classify(image)
 
     @app.get("/api/model", response_model=ModelCard, summary="The model card")
     async def model_card() -> ModelCard:

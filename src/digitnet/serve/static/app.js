@@ -105,17 +105,22 @@ function showEmpty() {
 }
 
 function show(data) {
-  $("prediction").textContent = data.label;
-  $("confidence").textContent = `${(data.confidence * 100).toFixed(1)}% sure`;
+  // The verdict: a digit, "not sure: 3 or 8?", or why it is not a digit.
+  const digit = data.verdict === "digit";
+  $("prediction").textContent = digit ? data.label_name
+    : data.verdict === "unsure" ? data.candidates.map((k) => data.classes[k]).join(" or ") + "?" : "–";
+  $("confidence").textContent = digit ? (data.confidence > 0.999 ? "> 99.9% sure" : `${(data.confidence * 100).toFixed(1)}% sure`)
+    : data.message;
   const img = pctx.createImageData(28, 28);
   data.image.forEach((v, i) => { const g = Math.round(v * 255); img.data.set([g, g, g, 255], i * 4); });
   pctx.putImageData(img, 0, 0);
   renderBars(data);
   if (sample) {
-    const right = data.label === sample.label_name;
+    const right = data.label_name === sample.label_name;
     $("label").textContent = `Test image #${sample.index}: true label ${sample.label_name} ${right ? "✓" : "✗"}`;
   }
-  showMessage(sample ? "A real MNIST test image." : "Keep drawing, or clear and try another digit.", true);
+  showMessage(sample ? "A real MNIST test image." : digit ? "Keep drawing, or clear and try another digit."
+    : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".", true);
 }
 
 function renderBars(data) {
