@@ -40,13 +40,14 @@ def main():
     args = parser.parse_args()
     data = datasets.load("mnist")
     seeds = [int(s) for s in args.seeds.split(",")]
-    results = {}
+    saved = HERE / "results" / "accuracy.json"
+    results = json.loads(saved.read_text())["results"] if saved.is_file() else {}  # other recipes' runs are kept
     for name in args.recipes.split(","):
         runs = []
         for seed in seeds:
             result = train(RECIPES[name].updated(seed=seed), data)
             runs.append({"seed": seed, "test_accuracy": result.metadata["test_accuracy"],
-                         "train_seconds": result.metadata["train_seconds"]})
+                         "train_seconds": result.metadata["train_seconds"], "date": time.strftime("%Y-%m-%d")})
             print(f"{name} seed {seed}: {runs[-1]['test_accuracy'] * 100:.2f}% in {runs[-1]['train_seconds']:.1f} s", flush=True)
         results[name] = {"runs": runs, "mean_accuracy": statistics.fmean(r["test_accuracy"] for r in runs),
                          "config": RECIPES[name].to_dict()}

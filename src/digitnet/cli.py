@@ -20,6 +20,7 @@ from .config import SETTINGS, TrainConfig, check_setting
 from .data.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
 from .errors import DigitnetError, TrainingDiverged, UsageError
+from .fileio import check_output_dir, check_output_file
 from .metrics import evaluate
 from .modelfile import load_model, save_model
 from .reading import read
@@ -183,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file-system error no check foresaw (a full disk, a read-only mount)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"digitnet {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -238,8 +243,11 @@ def cmd_train(args) -> int:
         if args.checkpoint_dir and checkpoint.checkpoints(args.checkpoint_dir):
             raise UsageError(f"{args.checkpoint_dir} already holds checkpoints of a run: continue it with "
                              f"--resume {args.checkpoint_dir}, or choose an empty directory")
-    out = args.out or paths.new_model_path(recipe)
-
+    out = check_output_file(args.out or paths.new_model_path(recipe), "--out" if args.out else "model file")
+    for flag, path, check in (("--log", args.log, check_output_file), ("--plots", args.plots, check_output_dir),
+                              ("--checkpoint-dir", args.checkpoint_dir, check_output_dir)):
+        if path is not None:
+            check(path, flag)  # before training, not after it
     dataset = datasets.load(config.data)
     say = (lambda *a, **k: None) if args.quiet else console.print
     say(("resuming " + str(resume_from) + ": " if resume_from else "") + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
@@ -257,7 +265,11 @@ def cmd_train(args) -> int:
     model = result.model
     model.metadata["recipe"] = recipe
     save_model(out, model)
-    paths.remember_latest(out)
+    try:
+        paths.remember_latest(out)
+    except OSError as exc:  # a convenience: the model itself is saved
+        print(f"digitnet train: warning: could not record {out} as the latest model "
+              f"({exc.filename or paths.models_dir()}: {exc.strerror})", file=sys.stderr)
     if not args.quiet:
         console.print(summary_table(result.history, model.metadata, len(dataset.train)))
     if args.plots:
@@ -312,6 +324,7 @@ def cmd_report(args) -> int:
 
     model_path = args.model or paths.latest_model()
     model, dataset = _model_and_data(model_path, args.data)
+    check_output_dir(args.out, "--out")
     path = write_report(model, dataset, args.out, model_path=str(model_path))
     _console().print(f"report written to {path}")
     return 0
@@ -323,6 +336,7 @@ def cmd_augment(args) -> int:
     from . import plots
 
     config = get_recipe(args.recipe).updated(**_flags_given(args, AUGMENTATION))
+    check_output_file(args.show, "--show")
     augment = config.augmentation()
     test = datasets.load("mnist").test
     plots.save(plots.augmentation_grid(test.features()[:8], augment, np.random.default_rng(args.seed)), args.show)

@@ -23,3 +23,7 @@ class ModelFileError(DataError):
 
 class TrainingDiverged(DigitnetError):
     """The loss or a gradient became NaN or infinite."""
+
+
+class OutputError(DigitnetError):
+    """A file or directory that cannot be written (the CLI exits with status 1)."""

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import OutputError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same directory, fsync, then rename."""
@@ -23,6 +25,30 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def check_output_file(path: str | Path, what: str = "output") -> Path:
+    """Refuse, before any work is done, a file path that cannot be written: a directory, or a
+    parent that is not a writable directory (created if missing)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{what} {path}: is a directory, expected a file path")
+    check_output_dir(path.parent, what)
+    return path
+
+
+def check_output_dir(path: str | Path, what: str = "output") -> Path:
+    """Refuse, before any work is done, a directory that cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path}: is a file, expected a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what} {path}: cannot be created ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path}: directory is not writable")
+    return path
 
 
 def _umask() -> int:
