@@ -74,6 +74,8 @@ class TrainConfig:
     augmented_copies: int = setting(0, "instead of distorting every batch, train on this many distorted copies of "
                                     "the training set, made once before training (cheaper)", label="augmented copies",
                                     min=0, max=10, group="augmentation")
+    synthetic_digits: int = setting(0, "digits made by code (typeset, and drawn by a shaky hand) added to training",
+                                    label="synthetic digits", min=0, max=1_000_000)
     outliers: int = setting(0, "non-digits mixed into training with a uniform target (outlier exposure; 0: off)",
                             min=0, max=1_000_000)
     data: str = setting("mnist", "dataset name (mnist) or a directory with the four IDX files")

@@ -58,6 +58,21 @@ def draw(strokes, *, size=(280, 280), box=(0, 0, 280, 280), width: float = 21.0,
     return np.asarray(img, dtype=np.float32) / 255
 
 
+def shaky(strokes, rng: np.random.Generator, jitter: float = 0.035, max_rotate: float = 15.0):
+    """The strokes as a different hand draws them: each point moved a little, the whole slanted,
+    rotated and squeezed at random."""
+    angle, slant = np.deg2rad(rng.uniform(-max_rotate, max_rotate)), rng.uniform(-0.3, 0.3)
+    sx, sy = rng.uniform(0.7, 1.15), rng.uniform(0.9, 1.1)
+    c, s = math.cos(angle), math.sin(angle)
+    out = []
+    for stroke in strokes:
+        p = np.asarray(stroke, float) - 0.5 + rng.normal(0, jitter, (len(stroke), 2))
+        p = p * [sx, sy]
+        p[:, 0] += slant * -p[:, 1]
+        out.append(((p @ [[c, s], [-s, c]]) + 0.5).tolist())
+    return out
+
+
 def digit(d: int, **kwargs) -> np.ndarray:
     """Digit ``d`` drawn from :data:`DIGIT_STROKES` (see :func:`draw` for the options)."""
     return draw(DIGIT_STROKES[d], **kwargs)
@@ -162,11 +177,13 @@ def _unit(points: np.ndarray) -> np.ndarray:
 # ---- text from fonts ----
 
 def matplotlib_fonts() -> list[Path]:
-    """The text fonts matplotlib ships (DejaVu and STIX General, plain to bold italic): always there, offline."""
+    """The text fonts matplotlib ships (DejaVu, STIX General, Computer Modern): always there, offline."""
     import matplotlib
 
     folder = Path(matplotlib.get_data_path(), "fonts", "ttf")
-    return sorted([*folder.glob("DejaVu*.ttf"), *folder.glob("STIXGeneral*.ttf")])
+    computer_modern = [folder / f"{name}.ttf" for name in ("cmr10", "cmss10", "cmtt10", "cmb10")]
+    dejavu = [p for p in folder.glob("DejaVu*.ttf") if "Display" not in p.name]  # the Display faces have no letters
+    return sorted([*dejavu, *folder.glob("STIXGeneral*.ttf"), *(p for p in computer_modern if p.exists())])
 
 
 HANDWRITING_FONT_DIRS = ("/usr/share/fonts/truetype/fifthhorseman", "/usr/share/fonts/truetype/breip",
