@@ -77,3 +77,76 @@ def test_an_unwritable_latest_pointer_is_a_warning_not_a_failure(tmp_path):
     assert result.returncode == 0, result.stderr
     assert out.is_file() and f"model saved to {out}" in result.stdout
     assert "warning: could not record" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- model metadata is input too (checksum over it, schema on load) ----
+
+def _model_file(tmp_path, **digitnet_meta):
+    from digitnet import MLP, save_model
+
+    return save_model(tmp_path / "m.safetensors", MLP([784, 8, 10], rng=0), digitnet_meta)
+
+
+def _rewrite(path, **changes):
+    """Change metadata entries and write a fresh, valid checksum: what a careful attacker would do."""
+    import json
+    import struct
+
+    from digitnet import load_model
+    from digitnet.modelfile import encode
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    meta = json.loads(data[8:8 + n])["__metadata__"]
+    meta.update(changes)
+    path.write_bytes(encode(load_model(path).params if "digitnet" not in changes else _params(path), meta))
+
+
+def _params(path):
+    import safetensors.numpy
+
+    return safetensors.numpy.load(path.read_bytes())
+
+
+@pytest.mark.parametrize("meta, message", [
+    ('{"classes": ["a", "b", "c"]}', "names 3 classes, but the network has 10 outputs"),
+    ('{"test_accuracy": "high"}', "metadata field 'test_accuracy'"),
+    ('{"train_seconds": [1]}', "metadata field 'train_seconds'"),
+    ('{"calibration": {"temperature": -1, "threshold": 0.5}}', "calibration.temperature"),
+    ('{"config": {"epochs": 1.5}}', "epochs must be an integer"),
+    ("[" * 100_000 + "]" * 100_000, "nested more than"),
+])
+def test_checksum_valid_but_unacceptable_metadata_is_refused(tmp_path, meta, message, capsys):
+    path = _model_file(tmp_path)
+    _rewrite(path, digitnet=meta)
+    assert main(["predict", str(path), "--index", "0"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "Traceback" not in err
+
+
+def test_changed_architecture_metadata_fails_the_checksum(tmp_path):
+    import struct
+
+    from digitnet import ModelFileError, load_model
+
+    path = _model_file(tmp_path)
+    data = bytearray(path.read_bytes())
+    (n,) = struct.unpack("<Q", data[:8])
+    header = data[8:8 + n].decode().replace('\\"tanh\\"', '\\"relu\\"')  # same length: still valid safetensors
+    assert "relu" in header
+    path.write_bytes(bytes(data[:8]) + header.encode() + bytes(data[8 + n:]))
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        load_model(path)
+
+
+def test_a_checkpoint_without_a_config_is_refused(tmp_path, capsys):
+    from digitnet import MLP, SGD
+    from digitnet.checkpoint import Checkpointer
+    from digitnet.training import Resume
+
+    import numpy as np
+
+    ckpt = Checkpointer(tmp_path, metadata={"recipe": "default"})
+    ckpt.save(MLP([784, 4, 10]), SGD(0.1), np.random.default_rng(0), [], Resume(1))
+    assert main(["train", "--resume", str(tmp_path)]) == 1
+    assert "no training config to resume with" in capsys.readouterr().err

@@ -19,7 +19,9 @@ import numpy as np
 
 from .errors import ModelFileError, UsageError
 from .fileio import atomic_write_bytes
+from .config import TrainConfig
 from .modelfile import FORMAT_VERSION, encode, read_file
+from .schema import parse_json
 from .model import MLP
 from .optim import Optimizer
 from .training import History, Resume
@@ -78,11 +80,20 @@ def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict, dict, dict]:
     path = Path(path)
     tensors, metadata = read_file(path, FORMAT)
     try:
-        config, state, extra = (json.loads(metadata[k]) for k in ("model", "state", "digitnet"))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: checkpoint metadata is incomplete or not JSON ({exc})") from None
+        config, state, extra = (parse_json(metadata[k], k) for k in ("model", "state", "digitnet"))
+    except KeyError as exc:
+        raise ModelFileError(f"{path}: checkpoint metadata has no {exc} entry") from None
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: checkpoint metadata is not acceptable JSON ({exc})") from None
     if not all(isinstance(v, dict) for v in (config, state, extra)):
         raise ModelFileError(f"{path}: checkpoint metadata must be JSON objects")
+    if "config" in extra or "recipe" in extra:  # written by `digitnet train`: its config resumes the run
+        try:
+            TrainConfig.from_dict(extra["config"])
+        except KeyError:
+            raise ModelFileError(f"{path}: checkpoint has no training config to resume with") from None
+        except (UsageError, TypeError) as exc:
+            raise ModelFileError(f"{path}: checkpoint's training config is invalid ({exc})") from None
     return tensors, config, state, extra
 
 

@@ -3,10 +3,15 @@
 Metadata (string values, as safetensors requires):
 
 ``format``          "digitnet-model"
-``format_version``  "1"
+``format_version``  "2"
 ``model``           JSON: ``MLP.config()`` (sizes, activation, dropout, dtype)
-``tensors_sha256``  SHA-256 over every tensor's name, dtype, shape and bytes: a tampered file fails
-``digitnet``        JSON: anything else (recipe, config, seed, metrics, training time, dataset)
+``sha256``          SHA-256 over every tensor's name, dtype, shape and bytes, then every other
+                    metadata entry: a file changed in any way after it was written fails
+``digitnet``        JSON: anything else (recipe, config, seed, metrics, training time, dataset),
+                    validated on load against :mod:`digitnet.schema`
+
+Version 1 files (``tensors_sha256``, over the tensors only) still load; their metadata is
+validated all the same.
 """
 
 from __future__ import annotations
@@ -23,24 +28,32 @@ from .errors import ModelFileError, UsageError
 from .fileio import atomic_write_bytes
 from .layers import ACTIVATIONS
 from .model import DTYPES, MLP
+from .schema import check_metadata, parse_json
 
 FORMAT = "digitnet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
+CHECKSUMS = ("sha256", "tensors_sha256")
 MAX_FILE_BYTES = 1 << 32
+MAX_HEADER_BYTES = 16 << 20
 
 
-def tensors_digest(tensors: dict[str, np.ndarray]) -> str:
+def tensors_digest(tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> str:
+    """SHA-256 of the tensors (name, dtype, shape, bytes), then of ``metadata`` (sorted, checksums left out)."""
     digest = hashlib.sha256()
     for name in sorted(tensors):
         array = np.ascontiguousarray(tensors[name])
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
         digest.update(array.tobytes())
+    if metadata is not None:
+        digest.update(json.dumps({k: v for k, v in metadata.items() if k not in CHECKSUMS}, sort_keys=True).encode())
     return digest.hexdigest()
 
 
 def encode(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> bytes:
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    return safetensors.numpy.save(tensors, metadata={**metadata, "tensors_sha256": tensors_digest(tensors)})
+    metadata = {k: v for k, v in metadata.items() if k not in CHECKSUMS}
+    return safetensors.numpy.save(tensors, metadata={**metadata, "sha256": tensors_digest(tensors, metadata)})
 
 
 def save_model(path: str | Path, model: MLP, metadata: dict | None = None) -> Path:
@@ -86,14 +99,19 @@ def read_file(path: str | Path, expected_format: str) -> tuple[dict[str, np.ndar
     if kind != expected_format:
         raise ModelFileError(f"{path}: format is {kind!r}, expected {expected_format!r}")
     version = metadata.get("format_version")
-    if version != str(FORMAT_VERSION):
-        raise ModelFileError(f"{path}: unknown format version {version!r} (this digitnet reads version {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise ModelFileError(f"{path}: unknown format version {version!r} "
+                             f"(this digitnet reads versions {' and '.join(READABLE_VERSIONS)})")
     try:
         tensors = safetensors.numpy.load(data)
     except Exception as exc:  # safetensors raises its own error type, and others on odd input
         raise ModelFileError(f"{path}: not a valid safetensors file ({exc})") from None
-    if metadata.get("tensors_sha256") != tensors_digest(tensors):
-        raise ModelFileError(f"{path}: tensor checksum mismatch: the file was modified or corrupted after it was written")
+    if version == "1":
+        ok = metadata.get("tensors_sha256") == tensors_digest(tensors)
+    else:
+        ok = metadata.get("sha256") == tensors_digest(tensors, metadata)
+    if not ok:
+        raise ModelFileError(f"{path}: checksum mismatch: the file was modified or corrupted after it was written")
     return tensors, metadata
 
 
@@ -102,11 +120,13 @@ def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
     if len(data) < 8:
         raise ModelFileError(f"{path}: truncated: {len(data)} bytes, not a safetensors file (expected an 8-byte header length first)")
     (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{path}: safetensors header of {n:,} bytes is larger than the {MAX_HEADER_BYTES:,} allowed")
     if n > len(data) - 8:
         raise ModelFileError(f"{path}: truncated or not safetensors: header claims {n:,} bytes, file has {len(data) - 8:,} after it")
     try:
-        header = json.loads(data[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = parse_json(data[8:8 + n].decode(), "safetensors header")
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ModelFileError(f"{path}: safetensors header is not valid JSON ({exc})") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
@@ -116,9 +136,9 @@ def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
 
 def _json_field(metadata: dict, key: str, path: Path):
     try:
-        return json.loads(metadata.get(key, "{}"))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{path}: metadata field {key!r} is not valid JSON ({exc})") from None
+        return parse_json(metadata.get(key, "{}"), f"metadata field {key!r}")
+    except ValueError as exc:  # json.JSONDecodeError is one
+        raise ModelFileError(f"{path}: metadata field {key!r} is not acceptable JSON ({exc})") from None
 
 
 def load_model(path: str | Path) -> MLP:
@@ -131,9 +151,10 @@ def load_model(path: str | Path) -> MLP:
     path = Path(path)
     tensors, metadata = read_file(path, FORMAT)
     model = model_from(_json_field(metadata, "model", path), tensors, path)
-    model.metadata = _json_field(metadata, "digitnet", path)
-    if not isinstance(model.metadata, dict):
-        raise ModelFileError(f"{path}: metadata field 'digitnet' must be a JSON object")
+    try:
+        model.metadata = check_metadata(_json_field(metadata, "digitnet", path), model.sizes[-1])
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
     return model
 
 
