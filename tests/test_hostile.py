@@ -150,3 +150,110 @@ def test_a_checkpoint_without_a_config_is_refused(tmp_path, capsys):
     ckpt.save(MLP([784, 4, 10]), SGD(0.1), np.random.default_rng(0), [], Resume(1))
     assert main(["train", "--resume", str(tmp_path)]) == 1
     assert "no training config to resume with" in capsys.readouterr().err
+
+
+# ---- files that are not what they claim ----
+
+def test_a_gzip_idx_claiming_more_than_the_cap_is_refused_before_inflating(tmp_path, monkeypatch):
+    """A small .gz that inflates to 50 MB of zeros, with a header that honestly claims them: over the cap."""
+    import gzip
+
+    from digitnet import DataError
+    from digitnet.data.idx import read_idx
+
+    monkeypatch.setenv("DIGITNET_MAX_IDX_BYTES", str(10 << 20))
+    n = 50 << 20
+    head = bytes([0, 0, 8, 1]) + n.to_bytes(4, "big")
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(head + bytes(n), compresslevel=1))
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(DataError, match="more than the 10,485,760 allowed"):
+        read_idx(path)
+
+
+def test_a_gzip_whose_header_lies_about_its_size_is_refused_before_inflating(tmp_path):
+    import gzip
+
+    from digitnet import DataError
+    from digitnet.data.idx import read_idx
+
+    head = bytes([0, 0, 8, 3]) + (30_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    path = tmp_path / "liar-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(head + bytes(1000)))
+    with pytest.raises(DataError, match="but the gzip stream holds"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_predict_refuses_special_files_without_reading_them(tmp_path, special, capsys):
+    from digitnet import MLP, save_model
+
+    model = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10]))
+    if special == "fifo":
+        special = tmp_path / "pipe.png"
+        os.mkfifo(special)
+    assert main(["predict", str(model), str(special)]) == 1  # returns at once: no read of /dev/zero, no wait on the pipe
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_finite_but_huge_weights_are_an_error_not_a_nan_answer(tmp_path, capsys):
+    from digitnet import MLP, save_model
+
+    model = MLP([784, 8, 10])
+    for p in model.params.values():
+        p[...] = 3e38
+    path = save_model(tmp_path / "m.safetensors", model)
+    assert main(["predict", str(path), "--index", "0"]) == 1
+    assert "outputs are not finite" in capsys.readouterr().err
+
+
+def test_two_runs_cannot_share_a_checkpoint_directory(tmp_path):
+    from digitnet import UsageError
+    from digitnet.checkpoint import Checkpointer
+
+    first = Checkpointer(tmp_path)
+    with pytest.raises(UsageError, match="another run is writing checkpoints here"):
+        Checkpointer(tmp_path)
+    first.close()
+    Checkpointer(tmp_path).close()  # free again once the first run ends
+
+
+def test_a_network_too_big_for_memory_is_refused_with_the_figures(capsys):
+    with pytest.raises(SystemExit) as info:  # 65,536 is the most a layer may have; two of them is 4.3 G weights
+        main(["train", "--hidden", "65536,65536", "--epochs", "1"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and "GiB to train, and this machine has" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rotate", "1e308"], "rotation must be <= 180"),
+    (["--shift", "1e308"], "shift must be <= 14"),
+    (["--warmup-epochs", "1e308"], "warm-up must be <= 1e+06"),
+    (["--elastic-alpha", "1e308"], "elastic alpha must be <= 100"),
+    (["--hidden", ""], "at least one hidden layer size"),
+])
+def test_values_that_crashed_are_refused(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *args])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("epochs = 1.5", "epochs: epochs must be an integer, got 1.5"),
+    ("data = 5", "data: expected a string, got 5"),
+    ('epochs = "1"', "epochs: epochs must be an integer, got '1'"),
+    ("hidden = [16.9]", "hidden: layer sizes must be an integer, got 16.9"),
+])
+def test_toml_values_name_their_key(tmp_path, toml, message, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(toml + "\n")
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--config", str(config)])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_config_naming_a_directory(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--config", str(tmp_path)])
+    assert "is a directory, expected a TOML config file" in capsys.readouterr().err

@@ -12,7 +12,9 @@ with weights bit-identical to a run that was never interrupted.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,13 @@ class Checkpointer:
             raise UsageError(f"checkpoints need keep >= 1 and every_steps >= 0, got keep={keep}, every_steps={every_steps}")
         self.directory, self.every_steps, self.keep = Path(directory), every_steps, keep
         self.metadata = metadata or {}
+        self._lock = _lock(self.directory)
+
+    def close(self) -> None:
+        """Let another run use the directory."""
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
 
     def due(self, step: int) -> bool:
         """Whether a mid-epoch checkpoint is due after optimizer step ``step``."""
@@ -68,6 +77,25 @@ class Checkpointer:
         for old in sorted(self.directory.glob(PATTERN))[:-self.keep]:
             old.unlink(missing_ok=True)
         return path
+
+
+def _lock(directory: Path):
+    """An exclusive lock on ``directory/.lock`` for the life of a run: two runs never share checkpoints."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / ".lock", "a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip()
+        handle.close()
+        raise UsageError(f"{directory}: another run is writing checkpoints here"
+                         + (f" (process {owner})" if owner else "") + "; wait for it, or choose another directory") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def checkpoints(directory: str | Path) -> list[Path]:

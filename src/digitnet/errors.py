@@ -13,6 +13,10 @@ class DataError(DigitnetError):
     """A data file or image that is missing, malformed or not what it claims to be."""
 
 
+class ModelOutputError(DataError):
+    """A model whose outputs are not finite numbers (its weights are finite but huge)."""
+
+
 class BlankImage(DataError):
     """A picture with no ink on it."""
 

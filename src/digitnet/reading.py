@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from .data.preprocess import crop_to_work_scale, find_ink, normalize_stroke, place, stroke_width
-from .errors import BlankImage
+from .errors import BlankImage, ModelOutputError
 from .losses import softmax
 
 VERDICTS = ("digit", "unsure", "not_a_digit")
@@ -175,7 +175,11 @@ def read(model, picture: np.ndarray, *, prepared: bool = False, name: str = "ima
 def decide(model, images: np.ndarray, reasons: list[str | None]) -> list[Reading]:
     """Verdicts for prepared (n, 28, 28) images whose geometry gave ``reasons`` (None: fine)."""
     cal = Calibration.of(model)
-    logits = model.logits(images.reshape(len(images), -1)).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = model.logits(images.reshape(len(images), -1)).astype(np.float64)
+    if not np.isfinite(logits).all():
+        raise ModelOutputError("the model's outputs are not finite numbers (its weights are too large): "
+                               "the model file cannot be used")
     proba = softmax(logits / cal.temperature)
     readings = []
     for p, image, reason in zip(proba, images, reasons):

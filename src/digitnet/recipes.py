@@ -8,6 +8,7 @@ validation split held out of the training set.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -93,6 +94,29 @@ def build(config: TrainConfig, n_inputs: int, n_classes: int, steps_per_epoch: i
     return model, OPTIMIZERS[config.optimizer](config, schedule)
 
 
+def memory_needed(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: int) -> int:
+    """Bytes a run needs, roughly: parameters with their gradients and optimizer slots, the
+    training rows (with copies and extras), and the activations of a batch (or a chunk)."""
+    sizes = [n_inputs, *config.hidden, n_classes]
+    params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    itemsize = 8 if config.dtype == "float64" else 4
+    rows = (n_rows + config.synthetic_digits + config.outliers) * (1 + config.augmented_copies)
+    batch = min(config.batch_size or 1024, rows)
+    return itemsize * (5 * params + rows * n_inputs + 4 * batch * sum(sizes))
+
+
+def check_memory(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: int) -> None:
+    """Refuse, before anything is allocated, a run that cannot fit in this machine's memory."""
+    need = memory_needed(config, n_inputs, n_classes, n_rows)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on this platform
+        return
+    if need > 0.9 * have:
+        raise UsageError(f"hidden: a {'-'.join(map(str, [n_inputs, *config.hidden, n_classes]))} network needs about "
+                         f"{need / 2**30:,.1f} GiB to train, and this machine has {have / 2**30:,.1f} GiB of memory")
+
+
 def training_data(config: TrainConfig, dataset):
     """(X, y, validation indices or None): the training rows after the validation split, with
     ``config.synthetic_digits`` digits made by code and ``config.outliers`` non-digits (label -1) appended."""
@@ -134,6 +158,7 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
     The returned model's ``metadata`` holds everything the model file should record.
     """
+    check_memory(config, dataset.train.images[0].size, dataset.num_classes, len(dataset.train))
     X, y, val_idx = training_data(config, dataset)
     validation = None if val_idx is None else (dataset.train.features(config.dtype)[val_idx], dataset.train.labels[val_idx])
     batch = None if config.batch_size is None or config.batch_size >= len(X) else config.batch_size
@@ -150,11 +175,15 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     if resume_from is not None:
         resume, rng = restore(resume_from, model, optimizer, callbacks)
     started = time.perf_counter()
-    history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
-                  callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
-                  batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
-                  checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
-                  augment=None if config.augmented_copies else config.augmentation())
+    try:
+            history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
+                      callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
+                      batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
+                      checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
+                      augment=None if config.augmented_copies else config.augmentation())
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
     seconds = time.perf_counter() - started
     del X
     test = evaluate(model, dataset.test, dataset.num_classes)

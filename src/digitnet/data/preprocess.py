@@ -13,15 +13,17 @@ scaling. The CLI, the API and the page all go through here.
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from ..errors import BlankImage, DataError
 
-MAX_PIXELS = 50_000_000  # refuse larger images before decoding them
+MAX_PIXELS = 16_000_000  # refuse larger images (from their header) before decoding them: 16 MP is a phone photo
 MAX_BYTES = 50 * 1024 * 1024
 INK_THRESHOLD = 0.15  # fraction of full ink that counts as drawn
 WORK = 80  # pixels: the longer side of the ink while its strokes are measured and adjusted (4x MNIST's 20)
@@ -40,14 +42,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     if isinstance(source, bytes):
         data = source
     else:
-        try:
-            if Path(source).stat().st_size > MAX_BYTES:
-                raise DataError(f"{label}: file is larger than {MAX_BYTES // 2**20} MiB (expected a picture of one digit)")
-            data = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"{label}: no such file (expected a PNG or JPEG image)") from None
-        except IsADirectoryError:
-            raise DataError(f"{label}: is a directory, expected a PNG or JPEG image") from None
+        data = _read_picture(Path(source), label)
     if not data:
         raise DataError(f"{label}: empty file (expected a PNG or JPEG image)")
     try:
@@ -58,6 +53,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
             if w == 0 or h == 0:
                 raise DataError(f"{label}: image has no pixels")
             img.load()
+            img = ImageOps.exif_transpose(img)  # a phone photo's orientation tag: upright as it was taken
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
                 paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -68,6 +64,26 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{label}: image data is corrupt or truncated ({exc})") from None
     return np.asarray(grey, dtype=np.float32) / 255
+
+
+def _read_picture(path: Path, label: str) -> bytes:
+    """The bytes of a regular file of at most MAX_BYTES (read no further: ``/dev/zero`` has no end)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: opening a FIFO would wait for a writer
+            raise DataError(f"{label}: not a regular file (expected a PNG or JPEG image)")
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced in between
+                raise DataError(f"{label}: not a regular file (expected a PNG or JPEG image)")
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"{label}: no such file (expected a PNG or JPEG image)") from None
+    except IsADirectoryError:
+        raise DataError(f"{label}: is a directory, expected a PNG or JPEG image") from None
+    except OSError as exc:
+        raise DataError(f"{label}: cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_BYTES:
+        raise DataError(f"{label}: file is larger than {MAX_BYTES // 2**20} MiB (expected a picture of one digit)")
+    return data
 
 
 def find_ink(grey: np.ndarray, *, name: str = "image") -> np.ndarray:
