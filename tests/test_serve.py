@@ -132,3 +132,8 @@ def test_page_and_static_files_are_served_offline(client):
     assert '<canvas id="pad"' in page and "http" not in page.replace('http-equiv', '')
     assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
     assert "/api/predict" in client.get("/openapi.json").text
+
+
+def test_head_requests_work(client):
+    assert client.head("/").status_code == 200
+    assert client.head("/healthz").status_code == 200

@@ -6,8 +6,12 @@ Exit status: 0 success, 1 bad data or model file, 2 usage error, 130 interrupted
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import signal
+import socket
 import sys
+import threading
 import tomllib
 from pathlib import Path
 
@@ -19,7 +23,7 @@ from . import checkpoint, datasets, download, paths
 from .config import SETTINGS, TrainConfig, check_setting
 from .data.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
-from .errors import DigitnetError, TrainingDiverged, UsageError
+from .errors import DigitnetError, ServeError, TrainingDiverged, UsageError
 from .fileio import check_output_dir, check_output_file
 from .metrics import evaluate
 from .modelfile import load_model, save_model
@@ -171,9 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(Exception):
+    """SIGTERM: ended like Ctrl+C (checkpoints and files are written atomically, so nothing is half done)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = None  # SIGTERM ends a command like Ctrl+C (the server handles its own signals)
+    if args.command != "serve" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args) or 0
     except UsageError as exc:
@@ -191,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _console():
@@ -355,9 +376,26 @@ def cmd_serve(args) -> int:
         raise UsageError(f"--port {args.port} is out of range (1 to 65535)")
     model_path = args.model or paths.latest_model()
     app = create_app(model_path)
+    _check_port(args.host, args.port)
     _console().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/ (Ctrl+C to stop)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error, before the server starts, when the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: not an address this machine knows ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}"
+                             + (" (another program is using that port; try --port)" if exc.errno == errno.EADDRINUSE else "")) from None
 
 
 # --- datasets ---

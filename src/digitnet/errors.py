@@ -31,3 +31,7 @@ class TrainingDiverged(DigitnetError):
 
 class OutputError(DigitnetError):
     """A file or directory that cannot be written (the CLI exits with status 1)."""
+
+
+class ServeError(DigitnetError):
+    """The web server cannot start (the port is taken, the address is not this machine's)."""

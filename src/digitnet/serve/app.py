@@ -6,10 +6,13 @@ message, never a 500. Bodies over 2 MB get 413 before they are read.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
+import anyio
+import anyio.to_thread
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +27,7 @@ from ..modelfile import load_model
 from ..reading import Reading, read
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+REQUEST_SECONDS = 10  # the most one image may take to decode and read
 PIXELS = 784
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
@@ -157,6 +161,17 @@ def create_app(model_path: str | Path) -> FastAPI:
     async def bad_data(request, exc):
         return _problem(422, str(exc))
 
+    workers = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+
+    async def off_loop(work):
+        """Decoding and reading run on a bounded thread pool, never on the event loop (which keeps
+        answering /healthz and other requests meanwhile), and for at most REQUEST_SECONDS."""
+        try:
+            with anyio.fail_after(REQUEST_SECONDS):
+                return await anyio.to_thread.run_sync(work, limiter=workers, abandon_on_cancel=True)
+        except TimeoutError:
+            return _problem(503, f"reading the image took longer than {REQUEST_SECONDS} s; try a smaller picture")
+
     def answer(reading: Reading) -> Prediction:
         fields = reading.to_dict()
         del fields["source"]
@@ -173,9 +188,8 @@ def create_app(model_path: str | Path) -> FastAPI:
                 body = PixelsIn.model_validate_json(await request.body())
             except ValidationError as exc:
                 return _problem(422, _describe(exc.errors()))
-            # model inference makes new arrays (no shared buffers): no lock needed
-            return answer(read(model, np.asarray(body.pixels, np.float32).reshape(28, 28),
-                               prepared=not body.preprocess, name="pixels"))
+            pixels = np.asarray(body.pixels, np.float32).reshape(28, 28)
+            return await off_loop(lambda: answer(read(model, pixels, prepared=not body.preprocess, name="pixels")))
         elif kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=4)
@@ -186,10 +200,11 @@ def create_app(model_path: str | Path) -> FastAPI:
             upload = form.get("file")
             if upload is None or isinstance(upload, str):
                 return _problem(422, "multipart body needs an image file in the field 'file'")
-            name = upload.filename or "upload"
-            return answer(read(model, open_image(await upload.read(), name), name=name))
+            name, data = upload.filename or "upload", await upload.read()
+            return await off_loop(lambda: answer(read(model, open_image(data, name), name=name)))
         elif kind in IMAGE_TYPES:
-            return answer(read(model, open_image(await request.body(), "body"), name="body"))
+            data = await request.body()
+            return await off_loop(lambda: answer(read(model, open_image(data, "body"), name="body")))
         else:
             return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
                                  "multipart/form-data with a 'file', or an image/png or image/jpeg body")
@@ -211,6 +226,7 @@ def create_app(model_path: str | Path) -> FastAPI:
         return Sample(index=i, label=label, label_name=classes[label] if label < len(classes) else str(label),
                       pixels=[round(float(v), 4) for v in split.images[i].ravel() / 255])
 
+    @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
         return {"status": "ok", "model": model_path.name}
@@ -218,7 +234,7 @@ def create_app(model_path: str | Path) -> FastAPI:
     static = Path(str(resources.files("digitnet.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page():
         return FileResponse(static / "index.html")
 
