@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -334,3 +335,168 @@ def test_healthz_answers_while_big_images_are_decoded(served_model):
 
     times = asyncio.run(scenario())
     assert statistics.quantiles(times, n=20)[-1] < 0.2, max(times)  # p95; the benchmark measures p99 on a real server
+
+
+def test_serve_with_two_worker_processes(served_model):
+    import time
+
+    import httpx
+
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port),
+                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children = [p for p in os.listdir("/proc") if p.isdigit() and _parent(p) == server.pid]
+        assert len(children) >= 2, children  # uvicorn's worker processes
+        pixels = [0.0] * 784
+        answers = [httpx.post(f"http://127.0.0.1:{port}/api/predict", json={"pixels": pixels}, timeout=10).json()
+                   for _ in range(5)]
+        assert all(a["reason"] == "blank" for a in answers)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _parent(pid: str) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+
+# ---- rough edges ----
+
+def _small_run(tmp_path, *extra):
+    return main(["train", "--hidden", "16", "--epochs", "2", "--outliers", "0", "--synthetic-digits", "0",
+                 "--validation", "0", "--augmented-copies", "0", "--checkpoint-dir", str(tmp_path / "ck"),
+                 "--out", str(tmp_path / "m.safetensors"), *extra])
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+    assert _small_run(tmp_path, "--keep", "2") == 0
+    from digitnet.checkpoint import checkpoints
+
+    older, newest = checkpoints(tmp_path / "ck")
+    data = bytearray(newest.read_bytes())
+    data[-5] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "ck")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {newest} cannot be used" in err and f"resuming from {older}" in err
+
+
+def test_resume_refuses_conflicting_flags_and_keeps_keep(tmp_path, capsys):
+    assert _small_run(tmp_path, "--keep", "1") == 0
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--resume", str(tmp_path / "ck"), "--lr", "0.5", "--epochs", "9"])
+    assert info.value.code == 2
+    assert "--resume continues the run with its own settings; drop --epochs, --lr" in capsys.readouterr().err
+    from digitnet.checkpoint import checkpoints
+
+    assert len(checkpoints(tmp_path / "ck")) == 1
+    assert main(["train", "--resume", str(tmp_path / "ck")]) == 0
+    assert len(checkpoints(tmp_path / "ck")) == 1  # still the run's --keep 1, not the default 3
+
+
+def test_latest_pointing_at_a_deleted_model(tmp_path, digitnet_home, capsys):
+    from digitnet import paths
+
+    paths.remember_latest(tmp_path / "gone.safetensors")
+    with pytest.raises(SystemExit):
+        main(["evaluate"])
+    err = capsys.readouterr().err
+    assert "gone.safetensors, no longer exists" in err and "none saved yet" not in err
+
+
+def test_a_model_whose_data_directory_is_gone_does_not_use_one_of_the_same_name_here(tmp_path, monkeypatch, capsys):
+    from digitnet import MLP, save_model
+
+    path = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10]),
+                      {"dataset": "mydigits", "dataset_source": str(tmp_path / "gone" / "mydigits")})
+    (tmp_path / "work" / "mydigits").mkdir(parents=True)  # a same-named directory here is not the model's data
+    monkeypatch.chdir(tmp_path / "work")
+    assert main(["evaluate", str(path)]) == 1
+    assert "pass --data DIR" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def client(served_model):
+    from fastapi.testclient import TestClient
+
+    from digitnet.serve import create_app
+
+    with TestClient(create_app(served_model), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_pixels_must_be_numbers_not_strings_or_booleans(client):
+    for bad in (["0.5"] * 784, [True] * 784):
+        response = client.post("/api/predict", json={"pixels": bad})
+        assert response.status_code == 422, response.text
+
+
+def test_only_the_named_picture_formats_are_decoded(tmp_path, capsys):
+    from PIL import Image
+
+    from digitnet import MLP, save_model
+
+    model = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10]))
+    Image.new("L", (40, 40), 255).save(tmp_path / "digit.tiff")
+    Image.new("L", (40, 40), 255).save(tmp_path / "digit.bmp")
+    assert main(["predict", str(model), str(tmp_path / "digit.bmp")]) == 0  # BMP: read (a blank one)
+    assert main(["predict", str(model), str(tmp_path / "digit.tiff")]) == 1
+    assert "expected PNG, JPEG, GIF, BMP or WEBP" in capsys.readouterr().err
+
+
+def test_a_client_leaving_mid_upload_is_not_a_server_error(served_model):
+    import asyncio
+
+    from digitnet.serve import create_app
+
+    app = create_app(served_model)
+    sent = []
+
+    async def scenario():
+        messages = iter([{"type": "http.request", "body": b"\x89PNG", "more_body": True},
+                         {"type": "http.disconnect"}])
+
+        async def receive():
+            return next(messages)
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/api/predict", "headers": [(b"content-type", b"image/png")],
+                 "query_string": b"", "http_version": "1.1", "scheme": "http", "server": ("test", 80), "root_path": ""}
+        await app(scope, receive, send)
+
+    asyncio.run(scenario())
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    assert status == 400
+
+
+def test_a_diverging_run_gives_one_message_and_no_warnings(tmp_path):
+    result = subprocess.run([sys.executable, "-W", "default", "-m", "digitnet", "train", "--hidden", "16", "--epochs", "2",
+                             "--lr", "1e9", "--schedule", "step", "--optimizer", "sgd", "--outliers", "0",
+                             "--synthetic-digits", "0",
+                             "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
+    assert result.returncode == 1 and "training stopped" in result.stderr
+    assert "RuntimeWarning" not in result.stderr
+
+
+def test_divergence_from_weight_decay_blames_weight_decay(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "2", "--lr", "0.5",
+                             "--optimizer", "sgd", "--weight-decay", "900", "--outliers", "0", "--synthetic-digits", "0",
+                             "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
+    assert result.returncode == 1 and "try a smaller weight decay (--weight-decay)" in result.stderr

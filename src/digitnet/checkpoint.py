@@ -125,12 +125,21 @@ def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict, dict, dict]:
     return tensors, config, state, extra
 
 
-def latest(directory: str | Path) -> Path:
-    """The newest checkpoint in ``directory``, or a UsageError saying there is none."""
+def latest(directory: str | Path, *, skipped: list | None = None) -> Path:
+    """The newest checkpoint in ``directory`` that reads back whole (an older one when the newest is
+    damaged: each one passed over is appended to ``skipped`` as (path, reason)); a UsageError if none."""
     found = checkpoints(directory)
     if not found:
         raise UsageError(f"{directory}: no checkpoints (ckpt-*.safetensors) to resume from")
-    return found[-1]
+    for path in reversed(found):
+        try:
+            read(path)
+            return path
+        except ModelFileError as exc:
+            if skipped is not None:
+                skipped.append((path, str(exc)))
+    raise ModelFileError(f"{directory}: none of its {len(found)} checkpoints can be read (the newest: "
+                         f"{skipped[0][1] if skipped else 'damaged'})")
 
 
 def restore(path: str | Path, model: MLP, optimizer: Optimizer, callbacks=()) -> tuple[Resume, np.random.Generator]:

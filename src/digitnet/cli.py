@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import json
 import signal
 import socket
@@ -111,8 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir", type=Path, metavar="DIR", help="write a checkpoint to DIR every epoch (atomically)")
     t.add_argument("--checkpoint-every", type=_number(int, minimum=1, name="checkpoint interval"), default=0, metavar="N",
                    help="also checkpoint every N optimizer steps")
-    t.add_argument("--keep", type=_number(int, minimum=1, name="keep"), default=3, metavar="K",
-                   help="keep the newest K checkpoints (default 3)")
+    t.add_argument("--keep", type=_number(int, minimum=1, name="keep"), metavar="K",
+                   help="keep the newest K checkpoints (default 3, or what the resumed run kept)")
     t.add_argument("--resume", type=Path, metavar="DIR", help="continue the run whose checkpoints are in DIR "
                    "(its config is used; the result is bit-identical to an uninterrupted run)")
     t.set_defaults(func=cmd_train)
@@ -146,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=_number(int, minimum=1, name="port"), default=8000, help="port (default 8000)")
+    s.add_argument("--workers", type=_number(int, minimum=1, name="workers"), default=1, metavar="N",
+                   help="worker processes (uvicorn's multi-process mode; default 1)")
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("datasets", help="list, download or verify datasets",
@@ -254,11 +257,24 @@ def cmd_train(args) -> int:
         return 0
     resume_from, recipe = None, args.recipe
     if args.resume:
-        resume_from = checkpoint.latest(args.resume)
+        conflicts = [f"--{name.replace('_', '-')}" for name in _flags_given(args, SETTINGS)]
+        conflicts += [flag for flag, given in (("--recipe", args.recipe != "default"), ("--config", args.config),
+                                                ("--checkpoint-dir", args.checkpoint_dir not in (None, args.resume)))
+                      if given]
+        if conflicts:
+            raise UsageError(f"--resume continues the run with its own settings; drop {', '.join(conflicts)} "
+                             "(or start a new run in another directory)")
+        skipped = []
+        resume_from = checkpoint.latest(args.resume, skipped=skipped)
+        for path, reason in skipped:
+            print(f"digitnet train: warning: {path} cannot be used ({reason}); resuming from {resume_from}",
+                  file=sys.stderr)
         _, _, _, saved = checkpoint.read(resume_from)
         config, recipe = TrainConfig.from_dict(saved["config"]), saved.get("recipe", recipe)
         args.out = args.out or (Path(saved["out"]) if saved.get("out") else None)
-        args.checkpoint_dir = args.checkpoint_dir or args.resume
+        args.keep = args.keep or saved.get("keep")
+        args.checkpoint_every = args.checkpoint_every or saved.get("checkpoint_every", 0)
+        args.checkpoint_dir = args.resume
     else:
         config = resolve_config(args)
         if args.checkpoint_dir and checkpoint.checkpoints(args.checkpoint_dir):
@@ -281,8 +297,9 @@ def cmd_train(args) -> int:
     if args.log:
         callbacks.append(JsonlLog(args.log))
     result = train(config, dataset, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
-                   checkpoint_every=args.checkpoint_every, keep=args.keep, resume_from=resume_from,
-                   extra_metadata={"recipe": recipe, "out": str(out)})
+                   checkpoint_every=args.checkpoint_every, keep=args.keep or 3, resume_from=resume_from,
+                   extra_metadata={"recipe": recipe, "out": str(out), "keep": args.keep or 3,
+                                   "checkpoint_every": args.checkpoint_every})
     model = result.model
     model.metadata["recipe"] = recipe
     save_model(out, model)
@@ -370,15 +387,21 @@ def cmd_augment(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn  # the web stack: loaded only when needed
 
-    from .serve import create_app
+    from .serve import MODEL_ENV, create_app
 
     if args.port > 65535:
         raise UsageError(f"--port {args.port} is out of range (1 to 65535)")
-    model_path = args.model or paths.latest_model()
-    app = create_app(model_path)
+    model_path = Path(args.model or paths.latest_model()).resolve()
+    app = create_app(model_path)  # checks the model before any worker starts
     _check_port(args.host, args.port)
-    _console().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/ (Ctrl+C to stop)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
+    _console().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/{workers} (Ctrl+C to stop)")
+    if args.workers > 1:  # uvicorn's own multi-process mode: each worker builds the app (and loads the model) once
+        os.environ[MODEL_ENV] = str(model_path)
+        uvicorn.run("digitnet.serve:app_from_environment", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning", proxy_headers=True)
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
     return 0
 
 

@@ -122,7 +122,8 @@ def load(name: str | Path = "mnist") -> Dataset:
 
 
 def load_for(metadata: dict) -> Dataset:
-    """The dataset a model was trained on: the directory it was read from if it is still there, else by name."""
+    """The dataset a model was trained on: the directory it was read from if it is still there, else a
+    registered dataset of that name (never a directory of that name under the working directory)."""
     source = metadata.get("dataset_source")
     name = metadata.get("dataset", "mnist")
     if source and Path(source).is_dir():
@@ -132,7 +133,10 @@ def load_for(metadata: dict) -> Dataset:
                 return dataset
         except DataError:
             pass
-    return load(name)
+    if name in REGISTRY:
+        return load(name)
+    raise DataError(f"the model was trained on {name!r}" + (f" from {source}, which is gone or changed" if source else "")
+                    + "; pass --data DIR with its IDX files")
 
 
 def _locate(info: DatasetInfo) -> Path:

@@ -50,5 +50,7 @@ def latest_model() -> Path:
         path = Path(marker.read_text().strip())
         if path.is_file():
             return path
+        raise UsageError(f"no model given, and the last model trained, {path}, no longer exists: "
+                         "run `digitnet train` again, or pass a MODEL.safetensors path")
     raise UsageError(f"no model given and none saved yet in {models_dir()}: "
                      "run `make demo` or `digitnet train` first, or pass a MODEL.safetensors path")

@@ -46,14 +46,21 @@ def evaluate_loss(model, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096
     return total / len(X), correct / len(X)
 
 
-def check_finite_loss(loss: float, epoch: int, step: int, lr: float) -> None:
+def check_finite_loss(loss: float, epoch: int, step: int, lr: float, weight_decay: float = 0.0) -> None:
     if not np.isfinite(loss):
-        raise TrainingDiverged(f"the loss became {loss} at epoch {epoch}, step {step} (learning rate {lr:g}); "
-                               "try a smaller learning rate (--lr) or a schedule with warm-up")
+        raise TrainingDiverged(f"the loss became {loss} at epoch {epoch}, step {step} (learning rate {lr:g}"
+                               + _advice(weight_decay, "or a schedule with warm-up"))
 
 
-def check_finite_params(model, epoch: int, lr: float) -> None:
+def check_finite_params(model, epoch: int, lr: float, weight_decay: float = 0.0) -> None:
     for name, p in model.params.items():
         if not np.isfinite(p).all():
-            raise TrainingDiverged(f"parameter {name} became NaN or infinite during epoch {epoch} (learning rate {lr:g}); "
-                                   "try a smaller learning rate (--lr)")
+            raise TrainingDiverged(f"parameter {name} became NaN or infinite during epoch {epoch} "
+                                   f"(learning rate {lr:g}" + _advice(weight_decay))
+
+
+def _advice(weight_decay: float, more: str = "") -> str:
+    """What to try: a large weight decay (lr x decay >= 1 flips the weights' sign each step) is the likelier culprit."""
+    if weight_decay >= 0.1:
+        return f", weight decay {weight_decay:g}); try a smaller weight decay (--weight-decay) or learning rate (--lr)"
+    return "); try a smaller learning rate (--lr)" + (f" {more}" if more else "")

@@ -139,6 +139,7 @@ class Resume:
     history: History = field(default_factory=History)
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a diverging run is stopped with one clear error, not warnings
 def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int = 10,
         batch_size: int | None = 128, rng: np.random.Generator | None = None,
         validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: list[Callback] = (),
@@ -176,7 +177,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     if epochs < 0 or log_every < 1:
         raise UsageError(f"epochs must be >= 0 and log_every >= 1, got {epochs} and {log_every}")
     rng = np.random.default_rng(0) if rng is None else rng
-    resume = resume or Resume(epoch=0)
+    resume, decay = resume or Resume(epoch=0), getattr(optimizer, "weight_decay", 0.0)
     history = resume.history
     state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
                        batches.n_labelled, epoch=resume.epoch, seconds=resume.seconds)
@@ -196,17 +197,17 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
             for i in range(resume.step_in_epoch if interrupted else 0, batches.steps):
                 state.step_in_epoch = i
                 loss = batches.gradient(i, rng, totals, metrics=logged)
-                check_finite_loss(loss, epoch, optimizer.t, optimizer.lr)
+                check_finite_loss(loss, epoch, optimizer.t, optimizer.lr, decay)
                 lr = optimizer.step(model.params, model.grads)
                 state.batch_loss = loss
                 for cb in callbacks:
                     cb.on_batch_end(state)
                 if checkpoint is not None and checkpoint.due(optimizer.t) and i + 1 < batches.steps:
-                    check_finite_params(model, epoch, lr)
+                    check_finite_params(model, epoch, lr, decay)
                     checkpoint.save(model, optimizer, rng, callbacks, Resume(
                         epoch, i + 1, batches.order, totals, state.seconds + time.perf_counter() - started, history))
             state.seconds += time.perf_counter() - started
-            check_finite_params(model, epoch, lr)
+            check_finite_params(model, epoch, lr, decay)
             record = _record(state, optimizer, lr, totals, validation) if logged else None
             if record is not None:
                 history.records.append(record)

@@ -25,6 +25,9 @@ from ..errors import BlankImage, DataError
 
 MAX_PIXELS = 16_000_000  # refuse larger images (from their header) before decoding them: 16 MP is a phone photo
 MAX_BYTES = 50 * 1024 * 1024
+#: The picture formats read, on purpose: the common ones for a photo or a drawing. Others that Pillow
+#: could open (PSD, EPS, which runs Ghostscript, TIFF's many codecs...) are refused without decoding.
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 INK_THRESHOLD = 0.15  # fraction of full ink that counts as drawn
 WORK = 80  # pixels: the longer side of the ink while its strokes are measured and adjusted (4x MNIST's 20)
 #: MNIST's median stroke width at its 20-pixel scale, measured with :func:`stroke_width` at the
@@ -46,7 +49,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     if not data:
         raise DataError(f"{label}: empty file (expected a PNG or JPEG image)")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as img:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise DataError(f"{label}: {w}x{h} pixels is too large (at most {MAX_PIXELS:,} pixels)")
@@ -60,7 +63,8 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
                 img = Image.alpha_composite(paper, rgba)
             grey = img.convert("L")
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{label}: not a readable image ({exc.__class__.__name__}); expected PNG or JPEG") from None
+        raise DataError(f"{label}: not a readable image ({exc.__class__.__name__}); expected "
+                        f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{label}: image data is corrupt or truncated ({exc})") from None
     return np.asarray(grey, dtype=np.float32) / 255

@@ -1,5 +1,5 @@
 """The draw-a-digit web app: ``digitnet serve`` (FastAPI + a static page)."""
 
-from .app import create_app
+from .app import MODEL_ENV, app_from_environment, create_app
 
-__all__ = ["create_app"]
+__all__ = ["MODEL_ENV", "app_from_environment", "create_app"]

@@ -18,7 +18,8 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect
 
 from .. import datasets
 from ..data.preprocess import open_image
@@ -33,7 +34,9 @@ IMAGE_TYPES = ("image/png", "image/jpeg")
 
 
 class PixelsIn(BaseModel):
-    """A 28x28 image, row by row, white ink on black, each value in [0, 1]."""
+    """A 28x28 image, row by row, white ink on black, each value in [0, 1] (numbers only: not strings, not booleans)."""
+
+    model_config = ConfigDict(strict=True)
 
     pixels: list[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(min_length=PIXELS, max_length=PIXELS)
     preprocess: bool = Field(False, description="crop, scale and centre the ink as MNIST was made (for raw drawings)")
@@ -161,6 +164,10 @@ def create_app(model_path: str | Path) -> FastAPI:
     async def bad_data(request, exc):
         return _problem(422, str(exc))
 
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request, exc):  # the client left mid-upload: nobody to answer, nothing to log
+        return _problem(400, "the client disconnected before the body was complete")
+
     workers = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
 
     async def off_loop(work):
@@ -229,7 +236,7 @@ def create_app(model_path: str | Path) -> FastAPI:
     @app.head("/healthz", include_in_schema=False)
     @app.get("/healthz", summary="Liveness")
     async def healthz() -> dict:
-        return {"status": "ok", "model": model_path.name}
+        return {"status": "ok", "model": model_path.name, "pid": os.getpid()}
 
     static = Path(str(resources.files("digitnet.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -239,3 +246,12 @@ def create_app(model_path: str | Path) -> FastAPI:
         return FileResponse(static / "index.html")
 
     return app
+
+
+MODEL_ENV = "DIGITNET_SERVE_MODEL"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for the model named by ``$DIGITNET_SERVE_MODEL``: what each of uvicorn's worker
+    processes builds (``digitnet serve --workers N``), loading the model once per process."""
+    return create_app(os.environ[MODEL_ENV])
