@@ -487,7 +487,7 @@ def test_a_client_leaving_mid_upload_is_not_a_server_error(served_model):
 
 
 def test_a_diverging_run_gives_one_message_and_no_warnings(tmp_path):
-    result = subprocess.run([sys.executable, "-W", "default", "-m", "digitnet", "train", "--hidden", "16", "--epochs", "2",
+    result = subprocess.run([sys.executable, "-W", "default", "-m", "digitnet", "train", "--hidden", "32", "--epochs", "3",
                              "--lr", "1e9", "--schedule", "step", "--optimizer", "sgd", "--outliers", "0",
                              "--synthetic-digits", "0",
                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
