@@ -1,10 +1,11 @@
 """Load on the web app: 16 concurrent clients for 20 s against POST /api/predict on loopback.
 
-    python benchmarks/load.py [MODEL] [--clients 16] [--seconds 20] [--png]
+    python benchmarks/load.py [MODEL] [--clients 16] [--seconds 20] [--png] [--workers 1,2]
 
 Starts ``digitnet serve`` on a free 127.0.0.1 port, sends real MNIST test digits
 (JSON pixels, or PNG uploads with --png), and prints requests/s, p50/p99 latency
-and the error count; writes benchmarks/results/load.json.
+and the error count for each number of server worker processes (``digitnet serve --workers N``);
+writes benchmarks/results/load-json.json (or load-png.json).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--png", action="store_true", help="upload PNG drawings instead of JSON pixels")
+    parser.add_argument("--workers", default="1,2", help="server worker processes to compare, e.g. 1,2")
     args = parser.parse_args()
     from digitnet import datasets, save_model
     from digitnet.recipes import RECIPES, train
@@ -74,7 +76,7 @@ def main():
     data = datasets.load("mnist")
     model = args.model
     if model is None:
-        result = train(RECIPES["default"].updated(epochs=1), data)
+        result = train(RECIPES["default"].updated(epochs=1, outliers=0, synthetic_digits=0, augmented_copies=0), data)
         model = str(HERE / "results" / "load-model.safetensors")
         save_model(model, result.model, result.model.metadata)
     if args.png:
@@ -85,12 +87,18 @@ def main():
             payloads.append(buffer.getvalue())
     else:
         payloads = [{"pixels": (image.ravel() / 255).round(4).tolist()} for image in data.test.images[:64]]
+    reports = [serve_and_load(model, n, payloads, args) for n in (int(w) for w in args.workers.split(","))]
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / f"load-{reports[0]['body']}.json").write_text(json.dumps(reports, indent=2) + "\n")
+
+
+def serve_and_load(model, workers, payloads, args) -> dict:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", model, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", model, "--port", str(port),
+                               "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for _ in range(150):
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -99,16 +107,15 @@ def main():
         latencies, errors, elapsed = asyncio.run(run_load(url, payloads, args.clients, args.seconds, args.png))
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
     ms = np.array(latencies) * 1000
-    report = {"clients": args.clients, "seconds": elapsed, "requests": len(latencies), "errors": errors,
-              "requests_per_s": len(latencies) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
+    report = {"workers": workers, "clients": args.clients, "seconds": elapsed, "requests": len(latencies),
+              "errors": errors, "requests_per_s": len(latencies) / elapsed, "p50_ms": float(np.percentile(ms, 50)),
               "p99_ms": float(np.percentile(ms, 99)), "mean_ms": statistics.fmean(ms), "body": "png" if args.png else "json"}
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / f"load-{report['body']}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{args.clients} clients, {elapsed:.1f} s, {report['body']} bodies: {len(latencies):,} requests, {errors} errors, "
-          f"{report['requests_per_s']:,.0f} req/s, p50 {report['p50_ms']:.1f} ms, p99 {report['p99_ms']:.1f} ms")
-
+    print(f"{workers} worker(s), {args.clients} clients, {elapsed:.1f} s, {report['body']} bodies: {len(latencies):,} "
+          f"requests, {errors} errors, {report['requests_per_s']:,.0f} req/s, p50 {report['p50_ms']:.1f} ms, "
+          f"p99 {report['p99_ms']:.1f} ms", flush=True)
+    return report
 
 if __name__ == "__main__":
     main()

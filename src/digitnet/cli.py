@@ -1,6 +1,7 @@
 """The ``digitnet`` command: train, evaluate, predict. The only module that prints.
 
-Exit status: 0 success, 1 bad data or model file, 2 usage error, 130 interrupted.
+Exit status: 0 success, 1 bad data, model file, file-system error or diverged run, 2 usage error,
+130 interrupted (Ctrl+C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ def add_setting_flags(parser, names=None, *, default=None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
-        epilog="Run `digitnet COMMAND --help` for each command's options.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `digitnet COMMAND --help` for each command's options.\n\n"
+               "exit status: 0 done; 1 a data, model-file or file-system error, or a run that diverged;\n"
+               "2 a usage error (a bad flag or setting); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM)")
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
