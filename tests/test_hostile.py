@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from digitnet.cli import main
@@ -500,3 +501,16 @@ def test_divergence_from_weight_decay_blames_weight_decay(tmp_path):
                              "--optimizer", "sgd", "--weight-decay", "900", "--outliers", "0", "--synthetic-digits", "0",
                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
     assert result.returncode == 1 and "try a smaller weight decay (--weight-decay)" in result.stderr
+
+
+def test_an_empty_test_split_is_refused_before_training(tmp_path, mnist, capsys):
+    from digitnet.data.idx import write_idx
+
+    for stem, array in (("train-images-idx3-ubyte", mnist.train.images[:50]), ("train-labels-idx1-ubyte",
+                        mnist.train.labels[:50].astype(np.uint8)), ("t10k-images-idx3-ubyte", mnist.test.images[:0]),
+                        ("t10k-labels-idx1-ubyte", mnist.test.labels[:0].astype(np.uint8))):
+        write_idx(tmp_path / stem, array)
+    assert main(["train", "--data", str(tmp_path), "--hidden", "8", "--epochs", "1", "--outliers", "0",
+                 "--synthetic-digits", "0", "--out", str(tmp_path / "m.safetensors")]) == 1
+    captured = capsys.readouterr()
+    assert "the test split holds 0 images" in captured.err and "test accuracy" not in captured.out

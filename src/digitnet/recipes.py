@@ -17,7 +17,7 @@ import numpy as np
 from . import parallel, schedules, synthetic_sets
 from .checkpoint import Checkpointer, restore
 from .config import TrainConfig
-from .errors import UsageError
+from .errors import DataError, UsageError
 from .losses import tutorial_cost
 from .metrics import evaluate
 from .model import MLP
@@ -158,6 +158,9 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
     The returned model's ``metadata`` holds everything the model file should record.
     """
+    for split, what in ((dataset.train, "training"), (dataset.test, "test")):
+        if len(split) == 0:  # found now, not after a whole training run
+            raise DataError(f"{dataset.source}: the {what} split holds 0 images (expected at least one)")
     check_memory(config, dataset.train.images[0].size, dataset.num_classes, len(dataset.train))
     X, y, val_idx = training_data(config, dataset)
     validation = None if val_idx is None else (dataset.train.features(config.dtype)[val_idx], dataset.train.labels[val_idx])
