@@ -514,3 +514,23 @@ def test_an_empty_test_split_is_refused_before_training(tmp_path, mnist, capsys)
                  "--synthetic-digits", "0", "--out", str(tmp_path / "m.safetensors")]) == 1
     captured = capsys.readouterr()
     assert "the test split holds 0 images" in captured.err and "test accuracy" not in captured.out
+
+
+def test_a_full_disk_under_the_log_is_one_clear_line(tmp_path, capsys):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--outliers", "0", "--synthetic-digits", "0",
+                 "--log", "/dev/full", "--out", str(tmp_path / "m.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "--log /dev/full: cannot be written (No space left on device)" in err and "Traceback" not in err
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    from digitnet.data.preprocess import open_image
+
+    img = Image.new("L", (60, 20), 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    img.save(tmp_path / "phone.jpg", exif=exif)
+    assert open_image(tmp_path / "phone.jpg").shape == (60, 20)  # upright: 60 high, 20 wide

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .errors import OutputError
 from .training import Callback
 
 
@@ -102,8 +103,11 @@ class JsonlLog(Callback):
 
     def on_epoch_end(self, state, record):
         if record is not None:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+            try:
+                self.file.write(json.dumps(record) + "\n")
+                self.file.flush()
+            except OSError as exc:  # a full disk: say which file
+                raise OutputError(f"--log {self.path}: cannot be written ({exc.strerror})") from None
 
     def on_train_end(self, state):
         self.file.close()
