@@ -137,3 +137,17 @@ def test_page_and_static_files_are_served_offline(client):
 def test_head_requests_work(client):
     assert client.head("/").status_code == 200
     assert client.head("/healthz").status_code == 200
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_security_headers_on_every_response(client):
+    for response in (client.get("/"), client.get("/api/model"), client.get("/nope"),
+                     client.post("/api/predict", content=b"x", headers={"content-type": "text/plain"})):
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY" and response.headers["referrer-policy"] == "no-referrer"

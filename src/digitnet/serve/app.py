@@ -124,6 +124,36 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+#: on every response: only this origin's scripts, styles, images and requests; no framing; no sniffing.
+#: /docs is the exception that needs Swagger UI's assets from its CDN (served locally: a later change).
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; frame-ancestors 'none'; "
+                                 b"base-uri 'none'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every response (but /docs's Swagger UI page)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path", "").startswith(("/docs", "/redoc")):
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -155,6 +185,7 @@ def create_app(model_path: str | Path) -> FastAPI:
 
     app = FastAPI(title="digitnet", version="1", description="Draw a digit and watch a from-scratch NumPy network read it.")
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
@@ -240,6 +271,10 @@ def create_app(model_path: str | Path) -> FastAPI:
 
     static = Path(str(resources.files("digitnet.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():  # browsers ask for it whatever the page says
+        return FileResponse(static / "favicon.svg", media_type="image/svg+xml")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page():
