@@ -122,7 +122,8 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
     none of these happens in a digit (checked on MNIST: tests/test_reading.py)."""
     pieces, count = ndimage.label(mask)
     areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
-    if np.count_nonzero(areas >= 0.03 * areas.sum()) > MAX_PIECES:
+    significant = np.flatnonzero(areas >= 0.03 * areas.sum())
+    if len(significant) > MAX_PIECES:
         return True
     holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
     if n_holes == 0:
@@ -131,7 +132,7 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
     if np.count_nonzero(hole_areas >= MIN_HOLE) > MAX_HOLES:
         return True
     # a piece of ink that sits inside a loop of another piece: filling the other piece's holes covers it
-    for i in np.flatnonzero(areas >= 0.03 * areas.sum()):
+    for i in significant if len(significant) > 1 else ():  # one piece (most digits): nothing sits inside another
         piece = pieces == i + 1
         others = mask & ~piece
         if np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
