@@ -534,3 +534,12 @@ def test_exif_orientation_is_applied(tmp_path):
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     img.save(tmp_path / "phone.jpg", exif=exif)
     assert open_image(tmp_path / "phone.jpg").shape == (60, 20)  # upright: 60 high, 20 wide
+
+
+def test_special_files_as_model_or_config_are_refused_unread(capsys):
+    """The bounded read is shared: a model path or --config of /dev/zero is refused like a picture's."""
+    assert main(["evaluate", "/dev/zero"]) == 1
+    assert "/dev/zero: not a regular file (expected a digitnet .safetensors model)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--config", "/dev/zero"])
+    assert info.value.code == 2 and "not a regular file (expected a TOML config file)" in capsys.readouterr().err

@@ -26,7 +26,7 @@ from .config import SETTINGS, TrainConfig, check_setting
 from .data.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
 from .errors import DigitnetError, ServeError, TrainingDiverged, UsageError
-from .fileio import check_output_dir, check_output_file
+from .fileio import check_output_dir, check_output_file, read_input
 from .metrics import evaluate
 from .modelfile import load_model, save_model
 from .reading import read
@@ -241,16 +241,11 @@ def _flags_given(args, names) -> dict:
 
 
 def _read_toml(path: Path) -> dict:
+    data = read_input(path, limit=1 << 20, expected="a TOML config file", error=UsageError)
     try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, expected a TOML config file") from None
+        return tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def cmd_train(args) -> int:

@@ -1,12 +1,42 @@
-"""Atomic file writes: a crash leaves either the old file or the new one, never half of one."""
+"""Files in and out: bounded reads of input files, atomic writes (a crash leaves either the old
+file or the new one, never half of one), and output paths checked before any work starts."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import DataError, OutputError
+
+
+def read_input(path: str | Path, *, limit: int, expected: str, label: str | None = None,
+               error: type[Exception] = DataError) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them; ``error`` (naming the file
+    and ``expected``, what it should have been) for anything else. Special files are refused before they
+    are opened (a FIFO would wait for a writer) and nothing past ``limit`` is read (``/dev/zero`` has no end)."""
+    path = Path(path)
+    label = label or str(path)
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            raise error(f"{label}: not a regular file (expected {expected})")
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced in between
+                raise error(f"{label}: not a regular file (expected {expected})")
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{label}: no such file (expected {expected})") from None
+    except IsADirectoryError:
+        raise error(f"{label}: is a directory, expected {expected}") from None
+    except OSError as exc:
+        raise error(f"{label}: cannot be read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise error(f"{label}: larger than the {limit:,} bytes allowed (expected {expected})")
+    return data
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import safetensors.numpy
 
 from .errors import ModelFileError, UsageError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes, read_input
 from .layers import ACTIVATIONS
 from .model import DTYPES, MLP
 from .schema import check_metadata, parse_json
@@ -83,17 +83,7 @@ def _jsonable(value):
 def read_file(path: str | Path, expected_format: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Tensors and metadata of a digitnet safetensors file, checked for format, version and checksum."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ModelFileError(f"{path}: {size:,} bytes is larger than any digitnet file ({MAX_FILE_BYTES:,} allowed)")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file (expected a digitnet .safetensors model)") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a digitnet .safetensors model") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    data = read_input(path, limit=MAX_FILE_BYTES, expected="a digitnet .safetensors model", error=ModelFileError)
     metadata = _header_metadata(data, path)
     kind = metadata.get("format")
     if kind != expected_format:

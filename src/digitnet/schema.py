@@ -9,7 +9,6 @@ unknown fields are kept but must be plain JSON of bounded size and depth.
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -59,24 +58,21 @@ class ModelMetadata(BaseModel):
 
 
 def parse_json(text: str, what: str):
-    """JSON with bounded size and nesting (a deeply nested document is refused, not a RecursionError)."""
+    """JSON with bounded size and nesting: too large or too deep is a ValueError, never a RecursionError."""
     if len(text) > MAX_JSON_BYTES:
         raise ValueError(f"{what} is {len(text):,} bytes of JSON, more than the {MAX_JSON_BYTES:,} allowed")
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:  # nesting depth, outside strings, before the parser recurses
-        if in_string:
-            escaped, in_string = (False, in_string) if escaped else (ch == "\\", ch != '"')
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep")
-        elif ch in "]}":
-            depth -= 1
-    return json.loads(text, parse_constant=_no_constant)
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep") from None
+    level, depth = [value], 0
+    while level:  # breadth first, one level at a time: no recursion of our own either
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{what} is nested more than {MAX_DEPTH} levels deep")
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+    return value
 
 
 def _no_constant(name):
@@ -96,6 +92,4 @@ def check_metadata(metadata, n_classes: int) -> dict:
     if checked.classes is not None and len(checked.classes) != n_classes:
         raise ValueError(f"metadata field 'classes' names {len(checked.classes)} classes, but the network has "
                          f"{n_classes} outputs")
-    if checked.calibration is not None and not math.isfinite(checked.calibration.temperature):
-        raise ValueError("metadata field 'calibration.temperature' must be finite")
     return metadata

@@ -13,8 +13,6 @@ scaling. The CLI, the API and the page all go through here.
 from __future__ import annotations
 
 import io
-import os
-import stat
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from ..errors import BlankImage, DataError
+from ..fileio import read_input
 
 MAX_PIXELS = 16_000_000  # refuse larger images (from their header) before decoding them: 16 MP is a phone photo
 MAX_BYTES = 50 * 1024 * 1024
@@ -45,7 +44,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     if isinstance(source, bytes):
         data = source
     else:
-        data = _read_picture(Path(source), label)
+        data = read_input(source, limit=MAX_BYTES, expected="a PNG or JPEG image", label=label)
     if not data:
         raise DataError(f"{label}: empty file (expected a PNG or JPEG image)")
     try:
@@ -68,26 +67,6 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{label}: image data is corrupt or truncated ({exc})") from None
     return np.asarray(grey, dtype=np.float32) / 255
-
-
-def _read_picture(path: Path, label: str) -> bytes:
-    """The bytes of a regular file of at most MAX_BYTES (read no further: ``/dev/zero`` has no end)."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: opening a FIFO would wait for a writer
-            raise DataError(f"{label}: not a regular file (expected a PNG or JPEG image)")
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced in between
-                raise DataError(f"{label}: not a regular file (expected a PNG or JPEG image)")
-            data = f.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise DataError(f"{label}: no such file (expected a PNG or JPEG image)") from None
-    except IsADirectoryError:
-        raise DataError(f"{label}: is a directory, expected a PNG or JPEG image") from None
-    except OSError as exc:
-        raise DataError(f"{label}: cannot be read ({exc.strerror})") from None
-    if len(data) > MAX_BYTES:
-        raise DataError(f"{label}: file is larger than {MAX_BYTES // 2**20} MiB (expected a picture of one digit)")
-    return data
 
 
 def find_ink(grey: np.ndarray, *, name: str = "image") -> np.ndarray:
