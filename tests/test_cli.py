@@ -1,5 +1,6 @@
 """The digitnet command end to end: train, evaluate, predict on a saved model; bad arguments exit 2."""
 
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,8 @@ def digitnet(*args, env=None):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "small.safetensors"
-    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", "--out", path)
+    home = {**os.environ, "DIGITNET_HOME": str(path.parent / "home")}  # never the user's own model directory
+    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", "--out", path, env=home)
     assert result.returncode == 0, result.stderr
     return path, result.stdout
 

@@ -26,10 +26,11 @@ from .config import SETTINGS, TrainConfig, check_setting
 from .data.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
 from .errors import DigitnetError, ServeError, TrainingDiverged, UsageError
-from .fileio import check_output_dir, check_output_file, read_input
+from .fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
 from .metrics import evaluate
 from .modelfile import load_model, save_model
 from .reading import read
+from .schema import parse_json
 from .recipes import RECIPES, get_recipe, train
 from .version import __version__
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
     e.add_argument("--plots", type=Path, metavar="DIR", help="write the confusion matrix, worst mistakes, per-class "
                    "accuracy, first-layer weights and reliability diagram (PNG) to DIR")
+    e.add_argument("--json", action="store_true", help="one JSON object on stdout: accuracy, interval, per_class, confusion")
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("report", help="a self-contained HTML report of a model",
@@ -159,12 +161,32 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Registered datasets: mnist (embedded), fashion-mnist and kmnist (downloaded on first "
                                    "use into the user cache, or $DIGITNET_CACHE).")
     dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
-    dsub.add_parser("list", help="each dataset, and where it is")
+    dl = dsub.add_parser("list", help="each dataset, and where it is")
+    dl.add_argument("--json", action="store_true", help="one JSON object per dataset on stdout")
     dl = dsub.add_parser("download", help="fetch a dataset now (tries each mirror, verifies checksums)")
     dl.add_argument("name", metavar="NAME")
     ver = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 / MD5")
     ver.add_argument("name", metavar="NAME|DIR")
     d.set_defaults(func=cmd_datasets)
+
+    x = sub.add_parser("export", help="write a model as ONNX, or as a draw page that needs no server",
+                       description="Export a model for use outside digitnet. --onnx: an ONNX graph (needs "
+                                   "pip install 'digitnet[onnx]'); input 'pixels' float [N, 784] already prepared "
+                                   "like MNIST, outputs 'probabilities' [N, classes] and 'label' [N].")
+    x.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    x.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write an ONNX model")
+    x.add_argument("--dtype", choices=("float32", "float64"), help="number type of the ONNX graph (default: the model's)")
+    x.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("card", help="a model card (README.md with Hugging Face front matter)",
+                       description="Write a model card: intended use, training recipe, measured evaluation "
+                                   "(test accuracy, refusals, optionally the handwriting benchmark) and limitations.")
+    c.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    c.add_argument("--out", type=Path, metavar="FILE.md", help="where to write it (default: stdout)")
+    c.add_argument("--data", metavar="NAME|DIR", help="dataset to evaluate on (default: the model's)")
+    c.add_argument("--handwriting", type=Path, metavar="FILE.json",
+                   help="benchmarks/handwriting.py's results, to include the row of the model's recipe")
+    c.set_defaults(func=cmd_card)
 
     p = sub.add_parser("predict", help="classify test images or your own pictures",
                        usage="digitnet predict [MODEL.safetensors] (IMAGE... | --index N) [--data NAME|DIR]",
@@ -206,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of stdout went away (`digitnet ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:  # a file-system error no check foresaw (a full disk, a read-only mount)
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"digitnet {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -334,6 +359,16 @@ def cmd_evaluate(args) -> int:
     model, dataset = _model_and_data(args.model, args.data)
     console = _console()
     result = evaluate(model, dataset.test, dataset.num_classes)
+    if args.json:
+        low, high = result.interval
+        print(json.dumps({"dataset": dataset.name, "accuracy": result.accuracy, "correct": result.correct,
+                          "total": result.total, "interval": [low, high], "classes": list(dataset.classes),
+                          "per_class": [float(a) for a in result.per_class],
+                          "confusion": np.asarray(result.confusion).tolist()}))
+        if args.plots:
+            _evaluation_plots(model, dataset, result, args.plots)
+            print(f"plots written to {args.plots}/", file=sys.stderr)
+        return 0
     low, high = result.interval
     console.print(f"test accuracy: {result.accuracy * 100:.2f}% ({result.correct:,}/{result.total:,}; "
                   f"95% CI {low * 100:.2f}-{high * 100:.2f}%) on {dataset.name}")
@@ -348,12 +383,66 @@ def cmd_evaluate(args) -> int:
         table.add_row(f"{i} {dataset.classes[i] if dataset.classes[i] != str(i) else ''}".strip(), *cells, f"{acc * 100:.1f}%")
     console.print(table)
     if args.plots:
-        from . import plots
-
-        for name, fig in plots.evaluation_figures(model, dataset, result).items():
-            plots.save(fig, args.plots / f"{name}.png")
+        _evaluation_plots(model, dataset, result, args.plots)
         console.print(f"plots written to {args.plots}/")
     return 0
+
+
+def _evaluation_plots(model, dataset, result, directory: Path) -> None:
+    from . import plots  # matplotlib: loaded only when needed
+
+    for name, fig in plots.evaluation_figures(model, dataset, result).items():
+        plots.save(fig, directory / f"{name}.png")
+
+
+# --- export, card ---
+
+def cmd_export(args) -> int:
+    if args.onnx is None:
+        raise UsageError("say what to write: --onnx FILE.onnx")
+    from .export.onnx_model import export_onnx
+
+    model = load_model(args.model or paths.latest_model())
+    check_output_file(args.onnx, "--onnx")
+    export_onnx(model, args.onnx, dtype=args.dtype)
+    print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .card import handwriting_summary, model_card, refusal_rates
+
+    model_path = args.model or paths.latest_model()
+    model, dataset = _model_and_data(model_path, args.data)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    handwriting = None
+    if args.handwriting is not None:
+        results = _read_json(args.handwriting, "benchmarks/handwriting.py's results")
+        handwriting = handwriting_summary(results, model.metadata.get("recipe", "default"))
+        if handwriting is None:
+            print(f"digitnet card: warning: {args.handwriting} has no handwriting results for recipe "
+                  f"{model.metadata.get('recipe', 'default')!r}", file=sys.stderr)
+    evaluation = evaluate(model, dataset.test, dataset.num_classes)
+    refusals = None
+    if model.sizes[0] == 784:
+        refusals = refusal_rates(model, dataset.test.images / np.float32(255), dataset.test.labels)
+    text = model_card(model, evaluation=evaluation, refusals=refusals, handwriting=handwriting, model_path=str(model_path))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_bytes(args.out, text.encode())
+        print(f"model card written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _read_json(path: Path, expected: str):
+    data = read_input(path, limit=8 << 20, expected=expected, error=UsageError)
+    try:
+        return parse_json(data.decode(), str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
 
 
 def cmd_report(args) -> int:
@@ -427,12 +516,16 @@ def cmd_datasets(args) -> int:
     if args.action == "list":
         for info in datasets.REGISTRY.values():
             if info.embedded:
-                where = f"embedded ({datasets.embedded_dir()})"
+                state, path = "embedded", datasets.embedded_dir()
             elif download.is_complete(info):
-                where = f"downloaded ({download.target_dir(info)})"
+                state, path = "downloaded", download.target_dir(info)
             else:
-                where = f"not downloaded (will be fetched into {download.target_dir(info)})"
-            console.print(f"{info.name:14} {info.description}\n{'':14} {where}", markup=False)
+                state, path = "not downloaded", download.target_dir(info)
+            if args.json:
+                print(json.dumps({"name": info.name, "description": info.description, "state": state, "path": str(path)}))
+            else:
+                where = f"{state} ({path})" if state != "not downloaded" else f"not downloaded (will be fetched into {path})"
+                console.print(f"{info.name:14} {info.description}\n{'':14} {where}", markup=False)
         return 0
     if args.action == "download":
         info = datasets.REGISTRY.get(args.name)

@@ -19,11 +19,13 @@ from .checkpoint import Checkpointer, restore
 from .config import TrainConfig
 from .errors import DataError, UsageError
 from .losses import tutorial_cost
+from .machine import describe
 from .metrics import evaluate
 from .model import MLP
 from .optim import SGD, Adam, AdamW
 from .reading import calibrate
 from .training import Callback, EarlyStopping, History, fit
+from .version import __version__
 
 RECIPES: dict[str, TrainConfig] = {
     "seed": TrainConfig(
@@ -199,5 +201,6 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
         "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
         "test_accuracy": test.accuracy, "test_samples": test.total, "epochs_run": optimizer.t // steps_per_epoch,
         "history": history.to_dict(), **({"calibration": calibration} if calibration else {}),
+        "machine": describe(), "digitnet_version": __version__,
     }
     return TrainResult(model, history, config, seconds, model.metadata)

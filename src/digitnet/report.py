@@ -7,9 +7,12 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
+
 from . import plots
+from .card import model_card, refusal_rates
 from .fileio import atomic_write_bytes
-from .metrics import evaluate
+from .metrics import Evaluation, evaluate
 from .training import History
 
 CSS = """
@@ -31,10 +34,10 @@ CAPTIONS = {
 }
 
 
-def build_report(model, dataset, *, model_path: str = "") -> bytes:
-    """The HTML bytes of the report for ``model`` evaluated on ``dataset``."""
+def build_report(model, dataset, *, model_path: str = "", result: Evaluation | None = None) -> bytes:
+    """The HTML bytes of the report for ``model`` evaluated on ``dataset`` (``result``: that evaluation, if done)."""
     meta = model.metadata
-    result = evaluate(model, dataset.test, dataset.num_classes)
+    result = result or evaluate(model, dataset.test, dataset.num_classes)
     correct, total = result.correct, result.total
     low, high = result.interval
     figures = {}
@@ -58,7 +61,8 @@ def build_report(model, dataset, *, model_path: str = "") -> bytes:
         ("Model file", f"<code>{html.escape(model_path)}</code>" if model_path else "—"),
     ]
     body = [f"<h1>digitnet model report</h1><p class=sub>{html.escape(Path(model_path).name or 'model')}</p>",
-            "<h2>Model card</h2><table>",
+            "<h2>Model card</h2><p>The full card, with intended use, refusals and limitations: "
+            "<a href=README.md>README.md</a>.</p><table>",
             *(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows), "</table>"]
     for name, fig in figures.items():
         data = base64.b64encode(plots.png_bytes(fig)).decode()
@@ -71,7 +75,13 @@ def build_report(model, dataset, *, model_path: str = "") -> bytes:
 
 
 def write_report(model, dataset, out_dir: str | Path, *, model_path: str = "") -> Path:
-    """Write ``out_dir/index.html`` atomically; returns its path."""
+    """Write ``out_dir/index.html`` and the model card ``out_dir/README.md`` atomically; returns the page's path."""
+    result = evaluate(model, dataset.test, dataset.num_classes)
+    refusals = None
+    if model.sizes[0] == 784:
+        refusals = refusal_rates(model, dataset.test.images / np.float32(255), dataset.test.labels)
+    card = model_card(model, evaluation=result, refusals=refusals, model_path=model_path)
+    atomic_write_bytes(Path(out_dir) / "README.md", card.encode())
     path = Path(out_dir) / "index.html"
-    atomic_write_bytes(path, build_report(model, dataset, model_path=model_path))
+    atomic_write_bytes(path, build_report(model, dataset, model_path=model_path, result=result))
     return path

@@ -1,0 +1,113 @@
+"""A model as an ONNX graph, built with the ``onnx`` package's helpers (``pip install digitnet[onnx]``).
+
+The graph is the network itself, one node per step, so that any ONNX runtime computes
+what :meth:`digitnet.MLP.predict_proba` computes::
+
+    pixels [N, 784] -> Gemm(W1, b1) -> Tanh -> Gemm(W2, b2) -> ... -> Gemm(WL, bL) -> logits
+    logits -> Softmax -> probabilities [N, classes]
+    logits -> ArgMax  -> label [N] (int64)
+
+The input is already prepared (a 28x28 picture cropped, scaled and centred like MNIST's, in
+[0, 1], flattened): :func:`digitnet.data.preprocess.prepare` does that. The probabilities are the
+network's own (temperature 1); the temperature and thresholds that turn them into a verdict
+are in the metadata (``calibration``), with the architecture, dataset, classes, test accuracy,
+preprocessing and digitnet version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UsageError
+from ..fileio import atomic_write_bytes
+from ..layers import LEAKY_SLOPE
+from ..version import __version__
+
+OPSET = 17  # ai.onnx opset the graph is written for: Gemm, Tanh, Relu, LeakyRelu, Sigmoid, Softmax, ArgMax
+PREPROCESSING = ("grey picture -> ink found and cropped -> stroke width normalized to MNIST's -> "
+                 "scaled to fit 20x20 -> placed in 28x28 by its centre of mass -> [0, 1], row-major, 784 floats")
+METADATA_KEYS = ("dataset", "classes", "test_accuracy", "test_samples", "recipe", "config", "calibration", "created")
+
+
+def _require_onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError:
+        raise UsageError("ONNX export needs the onnx package: pip install 'digitnet[onnx]'") from None
+    return onnx, helper, numpy_helper
+
+
+def _activation_node(helper, name: str, x: str, y: str):
+    if name == "tanh":
+        return helper.make_node("Tanh", [x], [y])
+    if name == "relu":
+        return helper.make_node("Relu", [x], [y])
+    if name == "leaky_relu":
+        return helper.make_node("LeakyRelu", [x], [y], alpha=LEAKY_SLOPE)
+    if name == "sigmoid":
+        return helper.make_node("Sigmoid", [x], [y])
+    if name == "identity":
+        return helper.make_node("Identity", [x], [y])
+    raise UsageError(f"activation {name!r} has no ONNX form here")
+
+
+def metadata_props(model) -> dict[str, str]:
+    """What a reader of the ONNX file should know, as strings (ONNX metadata is text)."""
+    props = {"architecture": "-".join(map(str, model.sizes)) + f" {model.activation}",
+             "sizes": json.dumps(model.sizes), "activation": model.activation, "dtype": model.dtype.name,
+             "preprocessing": PREPROCESSING, "digitnet_version": __version__, "input": "pixels",
+             "outputs": "probabilities, label"}
+    for key in METADATA_KEYS:
+        if key in model.metadata:
+            value = model.metadata[key]
+            props[key] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def to_onnx(model, *, dtype: str | None = None):
+    """An ``onnx.ModelProto`` of ``model`` (checked by ``onnx.checker``).
+
+    ``dtype``: ``"float32"`` or ``"float64"`` for the graph's numbers (default: the model's own).
+    """
+    onnx, helper, numpy_helper = _require_onnx()
+    dtype = np.dtype(dtype or model.dtype)
+    if dtype not in (np.float32, np.float64):
+        raise UsageError(f"ONNX dtype must be float32 or float64, got {dtype}")
+    elem = helper.np_dtype_to_tensor_dtype(dtype)
+    nodes, initializers = [], []
+    x = "pixels"
+    last = len(model.dense)
+    for i, layer in enumerate(model.dense, 1):
+        W, b = f"W{i}", f"b{i}"
+        initializers += [numpy_helper.from_array(np.ascontiguousarray(layer.params["W"], dtype), W),
+                         numpy_helper.from_array(np.ascontiguousarray(layer.params["b"], dtype), b)]
+        z = "logits" if i == last else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [x, W, b], [z], name=f"dense{i}"))
+        if i < last:
+            x = f"a{i}"
+            nodes.append(_activation_node(helper, model.activation, z, x))
+    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
+    nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0))
+    graph = helper.make_graph(
+        nodes, "digitnet", [helper.make_tensor_value_info("pixels", elem, ["N", model.sizes[0]])],
+        [helper.make_tensor_value_info("probabilities", elem, ["N", model.sizes[-1]]),
+         helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"])],
+        initializer=initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="digitnet",
+                              producer_version=__version__, doc_string=f"digitnet MLP {model.sizes} {model.activation}")
+    proto.ir_version = 8  # readable by onnxruntime >= 1.11
+    helper.set_model_props(proto, metadata_props(model))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, path: str | Path, *, dtype: str | None = None) -> Path:
+    """Write ``model`` as an ONNX file at ``path`` (atomically)."""
+    proto = to_onnx(model, dtype=dtype)
+    path = Path(path)
+    atomic_write_bytes(path, proto.SerializeToString())
+    return path
