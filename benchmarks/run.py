@@ -47,14 +47,9 @@ def machine() -> dict:
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    cpu = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "flags") and key.strip() not in cpu:
-                cpu[key.strip()] = value.strip()
-    except OSError:
-        pass
+    from digitnet.machine import cpu_info
+
+    cpu = cpu_info()
     flags = set(cpu.get("flags", "").split())
     blas = [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
             for i in threadpool_info() if i["user_api"] == "blas"]

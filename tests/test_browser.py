@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -111,3 +112,72 @@ def test_phone_layout(page, server):
     assert pad["width"] > 300 and result["y"] > pad["y"] + pad["height"]  # one column, drawing first
     page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
     page.set_viewport_size({"width": 1100, "height": 900})
+
+
+# --- the page with no server (digitnet export --web) against the served page ---
+
+def strokes(page, drawing):
+    """Several strokes; a single point is a tap."""
+    box = page.locator("#pad").bounding_box()
+    to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
+    for points in drawing:
+        page.mouse.move(*to_screen(*points[0]))
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(*to_screen(x, y), steps=2)
+        if len(points) == 1:
+            page.mouse.move(*to_screen(points[0][0] + 0.001, points[0][1]))
+        page.mouse.up()
+
+
+def settled_reading(page, quiet: float = 1.5) -> dict:
+    """The page's last reading once no new one has come for ``quiet`` seconds."""
+    page.wait_for_function("window.lastReading !== null", timeout=15_000)
+    count, since = page.evaluate("window.readingCount"), time.monotonic()
+    while time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        now = page.evaluate("window.readingCount")
+        if now != count:
+            count, since = now, time.monotonic()
+    return page.evaluate("window.lastReading")
+
+
+def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_path):
+    from digitnet.cli import main
+    from drawings import drawings
+
+    folder = tmp_path / "web"
+    assert main(["export", str(served_model), "--web", str(folder)]) == 0
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 2_000_000, f"the page's folder is {size:,} bytes"
+    browser = page.context.browser  # the module's browser; two fresh contexts
+    served = browser.new_context(bypass_csp=True, viewport={"width": 1100, "height": 900}).new_page()
+    served.goto(server)
+    static = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    requests = []
+    static.on("request", lambda r: requests.append(r.url))
+    static.goto((folder / "index.html").as_uri())
+    expect(static.locator("#model-card")).to_contain_text("784–256–256–10")
+    expect(static.locator("#random")).to_be_hidden()  # no test images without a server
+    compared = []
+    for name, drawing in drawings():
+        readings = []
+        for tab in (served, static):
+            tab.click("#clear")
+            tab.evaluate("window.lastReading = null")
+            strokes(tab, drawing)
+            readings.append(settled_reading(tab, quiet=1.0 if tab is served else 0.3))
+        a, b = readings
+        gap = np.abs(np.asarray(a["image"]) - np.asarray(b["image"])).max()
+        assert gap <= 1 / 255, f"{name}: the 28x28 images differ by {gap * 255:.2f}/255"
+        assert (a["verdict"], a["label"], a["reason"]) == (b["verdict"], b["label"], b["reason"]), name
+        assert abs(a["confidence"] - b["confidence"]) < 1e-3, name
+        compared.append((name, a["verdict"]))
+    served.context.close()
+    static.context.close()
+    assert len(compared) >= 30
+    assert {v for _, v in compared} >= {"digit", "not_a_digit"}  # both kinds of answer were compared
+    root = folder.as_uri() + "/"
+    outside = [url for url in requests if not url.startswith(root)]
+    assert not outside, f"the static page asked for {outside}"
+    assert {url[len(root):] for url in requests} >= {"index.html", "model.js", "digitnet.js", "app.js", "style.css"}

@@ -123,3 +123,30 @@ def test_no_color_is_honoured(tmp_path):
     assert colour.search(train_output())
     plain = train_output(NO_COLOR="1")
     assert "test accuracy" in plain and "\x1b[1m" in plain and not colour.search(plain)
+
+
+def test_web_export_carries_the_weights_and_the_rules_constants(default_model, tmp_path):
+    import base64
+
+    from digitnet.export.web import export_web
+    from digitnet.reading import GEOMETRY
+
+    size = export_web(default_model, tmp_path / "web")
+    files = {f.name for f in (tmp_path / "web").iterdir()}
+    assert files == {"index.html", "model.js", "digitnet.js", "app.js", "style.css", "favicon.svg"}
+    assert size == sum(f.stat().st_size for f in (tmp_path / "web").iterdir())
+    script = (tmp_path / "web" / "model.js").read_text()
+    spec = json.loads(script[script.index("{"):script.rindex("}") + 1])
+    weights = np.frombuffer(base64.b64decode(spec["weights"]), "<f4")
+    np.testing.assert_array_equal(weights, np.concatenate([p.ravel() for p in default_model.params.values()]))
+    assert spec["constants"].items() >= GEOMETRY.items()
+    assert spec["calibration"]["temperature"] == default_model.metadata["calibration"]["temperature"]
+    html = (tmp_path / "web" / "index.html").read_text()
+    assert "/static/" not in html and html.index("model.js") < html.index("digitnet.js") < html.index("app.js")
+
+
+def test_web_export_refuses_a_model_that_is_not_for_28x28_pictures(tmp_path):
+    path = save_model(tmp_path / "m.safetensors", MLP([64, 8, 10]))
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(path), "--web", str(tmp_path / "web")])
+    assert exit_.value.code == 2

@@ -172,10 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="write a model as ONNX, or as a draw page that needs no server",
                        description="Export a model for use outside digitnet. --onnx: an ONNX graph (needs "
                                    "pip install 'digitnet[onnx]'); input 'pixels' float [N, 784] already prepared "
-                                   "like MNIST, outputs 'probabilities' [N, classes] and 'label' [N].")
+                                   "like MNIST, outputs 'probabilities' [N, classes] and 'label' [N]. --web: a folder "
+                                   "with the draw page, which prepares, reads and judges drawings in the browser.")
     x.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
     x.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write an ONNX model")
     x.add_argument("--dtype", choices=("float32", "float64"), help="number type of the ONNX graph (default: the model's)")
+    x.add_argument("--web", type=Path, metavar="DIR", help="write the draw page with the model inside: it runs in the "
+                   "browser from file:// or any static host, no server")
     x.set_defaults(func=cmd_export)
 
     c = sub.add_parser("card", help="a model card (README.md with Hugging Face front matter)",
@@ -398,15 +401,22 @@ def _evaluation_plots(model, dataset, result, directory: Path) -> None:
 # --- export, card ---
 
 def cmd_export(args) -> int:
-    if args.onnx is None:
-        raise UsageError("say what to write: --onnx FILE.onnx")
-    from .export.onnx_model import export_onnx
-
+    if args.onnx is None and args.web is None:
+        raise UsageError("say what to write: --onnx FILE.onnx and/or --web DIR")
     model = load_model(args.model or paths.latest_model())
-    check_output_file(args.onnx, "--onnx")
-    export_onnx(model, args.onnx, dtype=args.dtype)
-    print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
-          file=sys.stderr)
+    if args.onnx is not None:
+        from .export.onnx_model import export_onnx
+
+        check_output_file(args.onnx, "--onnx")
+        export_onnx(model, args.onnx, dtype=args.dtype)
+        print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
+              file=sys.stderr)
+    if args.web is not None:
+        from .export.web import export_web
+
+        check_output_dir(args.web, "--web")
+        size = export_web(model, args.web)
+        print(f"draw page written to {args.web}/ ({size:,} bytes; open {args.web / 'index.html'})", file=sys.stderr)
     return 0
 
 

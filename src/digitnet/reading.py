@@ -42,7 +42,16 @@ MIN_MARK_HEIGHT = 0.4  # two pieces side by side, each at least 40% as tall as t
 MAX_OVERLAP = 0.2  # ... whose column ranges overlap by less than 20% of the narrower one
 MAX_HOLES = 2  # an 8 has two loops; more is not a digit
 MIN_HOLE = 20  # pixels at the work scale: smaller enclosed gaps are ink texture, not loops
-MAX_PIECES = 4  # connected pieces with at least 3% of the ink: a sun with rays, a scatter of marks
+MAX_PIECES = 4  # connected pieces with at least MIN_SIGNIFICANT of the ink: a sun with rays, a scatter of marks
+MIN_SIGNIFICANT = 0.03
+#: the words for each reason a picture is not read as a digit
+REASON_WORDS = {"blank": "nothing drawn", "too_small": "too small to read: draw it bigger",
+                "several_marks": "several marks: one digit at a time, please",
+                "not_digit_like": "that doesn't look like a digit"}
+#: everything the geometry rules depend on (the browser's copy of them, digitnet export --web, reads these)
+GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT, "MIN_PIECE": MIN_PIECE,
+            "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_HOLES": MAX_HOLES, "MIN_HOLE": MIN_HOLE,
+            "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT}
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,7 @@ class Reading:
         if self.verdict == "unsure":
             a, b = self.candidates
             return f"not sure: {name(a)} or {name(b)}? ({_percent(self.confidence)} for {name(a)})"
-        return {"blank": "nothing drawn", "too_small": "too small to read: draw it bigger",
-                "several_marks": "several marks: one digit at a time, please",
-                "not_digit_like": "that doesn't look like a digit"}[self.reason]
+        return REASON_WORDS[self.reason]
 
 
 def _percent(p: float) -> str:
@@ -122,7 +129,7 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
     none of these happens in a digit (checked on MNIST: tests/test_reading.py)."""
     pieces, count = ndimage.label(mask)
     areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
-    significant = np.flatnonzero(areas >= 0.03 * areas.sum())
+    significant = np.flatnonzero(areas >= MIN_SIGNIFICANT * areas.sum())
     if len(significant) > MAX_PIECES:
         return True
     holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)

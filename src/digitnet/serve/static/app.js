@@ -12,6 +12,8 @@ let current = null;      // the stroke being drawn
 let sample = null;       // a test image being shown: {pixels, label_name}
 let request = 0;         // answers to older requests are ignored
 let timer = null;
+// Written by `digitnet export --web`: the model runs in this page (digitnet.js), no server needed.
+const local = window.DIGITNET_MODEL ? window.Digitnet.loadModel(window.DIGITNET_MODEL) : null;
 
 function lineWidth() { return pad.width / 13; }
 
@@ -69,6 +71,7 @@ function schedule(delay) {
 
 function predictDrawing() {
   if (!strokes.length) { showEmpty(); return; }
+  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad))); return; }
   pad.toBlob((blob) => {
     const form = new FormData();
     form.append("file", blob, "drawing.png");
@@ -105,6 +108,8 @@ function showEmpty() {
 }
 
 function show(data) {
+  window.lastReading = data;  // what the page shows, for tests and the curious
+  window.readingCount = (window.readingCount || 0) + 1;
   // The verdict: a digit, "not sure: 3 or 8?", or why it is not a digit.
   const digit = data.verdict === "digit";
   $("prediction").textContent = digit ? data.label_name
@@ -154,7 +159,7 @@ $("random").addEventListener("click", async () => {
 
 async function loadCard() {
   try {
-    const m = await (await fetch("/api/model")).json();
+    const m = local ? local.card : await (await fetch("/api/model")).json();
     window.modelClasses = m.classes;
     const rows = [
       ["Architecture", `${m.sizes.join("–")} MLP, ${m.activation}, ${m.dtype}`],
@@ -176,6 +181,7 @@ async function loadCard() {
   }
 }
 
+if (local) $("random").hidden = true;  // no test images without the server
 redraw();
 renderBars(null);
 loadCard();
