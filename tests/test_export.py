@@ -112,17 +112,18 @@ def test_evaluate_json_and_datasets_list_json(default_model, tmp_path, capsys):
 
 
 def test_no_color_is_honoured(tmp_path):
-    """A colour terminal gets coloured progress bars; with NO_COLOR, styles (bold) but no colour."""
+    """A colour terminal gets coloured progress bars; with NO_COLOR, styles (bold) but no colour.
+    Results go to stdout, progress to stderr."""
     def train_output(**extra):
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
         return subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "1",
                                "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, check=True,
-                              env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color", **extra}).stdout
+                              env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color", **extra})
 
     colour = re.compile(r"\x1b\[(3[0-7]|9[0-7]|38;)[0-9;]*m")  # foreground colours, 16 and 256
-    assert colour.search(train_output())
+    assert colour.search(train_output().stderr)  # the progress bars, on stderr
     plain = train_output(NO_COLOR="1")
-    assert "test accuracy" in plain and "\x1b[1m" in plain and not colour.search(plain)
+    assert "test accuracy" in plain.stdout and "\x1b[1m" in plain.stderr and not colour.search(plain.stdout + plain.stderr)
 
 
 def test_web_export_carries_the_weights_and_the_rules_constants(default_model, tmp_path):

@@ -94,8 +94,8 @@ def test_cli_plots_log_and_quiet(tmp_path):
                           "--validation", "0.1", "--out", str(out), "--plots", str(plots_dir), "--log", str(log)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert "\x1b[" not in run.stdout  # not a terminal: plain lines
-    assert "epoch   1/2" in run.stdout and "training summary" in run.stdout
+    assert "\x1b[" not in run.stdout + run.stderr  # not a terminal: plain lines
+    assert "epoch   1/2" in run.stderr and "training summary" in run.stdout  # progress on stderr, results on stdout
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1] and all("val_accuracy" in r for r in records)
     assert (plots_dir / "learning_curves.png").stat().st_size > 10_000

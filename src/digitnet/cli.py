@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run `digitnet COMMAND --help` for each command's options.\n\n"
+        epilog="Run `digitnet COMMAND --help` for each command's options. Results go to standard output "
+               "(--json: one JSON object per line), progress and messages to standard error; NO_COLOR is honoured.\n\n"
                "exit status: 0 done; 1 a data, model-file or file-system error, or a run that diverged;\n"
                "2 a usage error (a bad flag or setting); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM)")
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
@@ -250,7 +251,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _console():
+    """Results: standard output."""
     return Console(highlight=False, soft_wrap=True)
+
+
+def _messages():
+    """Progress and messages: standard error, so that standard output holds only results."""
+    return Console(highlight=False, soft_wrap=True, stderr=True)
 
 
 # --- train ---
@@ -313,14 +320,15 @@ def cmd_train(args) -> int:
         if path is not None:
             check(path, flag)  # before training, not after it
     dataset = datasets.load(config.data)
-    say = (lambda *a, **k: None) if args.quiet else console.print
+    messages = _messages()
+    say = (lambda *a, **k: None) if args.quiet else messages.print
     say(("resuming " + str(resume_from) + ": " if resume_from else "") + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
         f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
         f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
     callbacks = []
     if not args.quiet:
-        display = ProgressBars if console.is_terminal else LineLog
-        callbacks.append(display(console, tutorial=config.tutorial_cost))
+        display = ProgressBars if messages.is_terminal else LineLog
+        callbacks.append(display(messages, tutorial=config.tutorial_cost))
     if args.log:
         callbacks.append(JsonlLog(args.log))
     result = train(config, dataset, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
@@ -387,7 +395,7 @@ def cmd_evaluate(args) -> int:
     console.print(table)
     if args.plots:
         _evaluation_plots(model, dataset, result, args.plots)
-        console.print(f"plots written to {args.plots}/")
+        _messages().print(f"plots written to {args.plots}/")
     return 0
 
 
@@ -462,7 +470,7 @@ def cmd_report(args) -> int:
     model, dataset = _model_and_data(model_path, args.data)
     check_output_dir(args.out, "--out")
     path = write_report(model, dataset, args.out, model_path=str(model_path))
-    _console().print(f"report written to {path}")
+    _messages().print(f"report written to {path} (and the model card, README.md)")
     return 0
 
 
@@ -476,7 +484,7 @@ def cmd_augment(args) -> int:
     augment = config.augmentation()
     test = datasets.load("mnist").test
     plots.save(plots.augmentation_grid(test.features()[:8], augment, np.random.default_rng(args.seed)), args.show)
-    _console().print(f"{augment} -> {args.show}")
+    _messages().print(f"{augment} -> {args.show}")
     return 0
 
 
@@ -493,7 +501,7 @@ def cmd_serve(args) -> int:
     app = create_app(model_path)  # checks the model before any worker starts
     _check_port(args.host, args.port)
     workers = f", {args.workers} worker processes" if args.workers > 1 else ""
-    _console().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/{workers} (Ctrl+C to stop)")
+    _messages().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/{workers} (Ctrl+C to stop)")
     if args.workers > 1:  # uvicorn's own multi-process mode: each worker builds the app (and loads the model) once
         os.environ[MODEL_ENV] = str(model_path)
         uvicorn.run("digitnet.serve:app_from_environment", factory=True, workers=args.workers, host=args.host,
@@ -542,10 +550,10 @@ def cmd_datasets(args) -> int:
         if info is None:
             raise UsageError(f"unknown dataset {args.name!r}: expected one of {', '.join(datasets.REGISTRY)}")
         if info.embedded:
-            console.print(f"{info.name} ships inside the package: nothing to download ({datasets.embedded_dir()})")
+            _messages().print(f"{info.name} ships inside the package: nothing to download ({datasets.embedded_dir()})")
             return 0
-        path = download.download(info, progress=console.is_terminal)
-        console.print(f"{info.name} downloaded and verified in {path}")
+        path = download.download(info, progress=_messages().is_terminal)
+        _messages().print(f"{info.name} downloaded and verified in {path}")
         return 0
     dataset = datasets.load(args.name)  # verifies registered datasets' SHA-256 while reading
     info = datasets.REGISTRY.get(dataset.name)
