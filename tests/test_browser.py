@@ -181,3 +181,118 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
     outside = [url for url in requests if not url.startswith(root)]
     assert not outside, f"the static page asked for {outside}"
     assert {url[len(root):] for url in requests} >= {"index.html", "model.js", "digitnet.js", "app.js", "style.css"}
+
+
+# --- the page as a product: defects found by trying it, live reading ---
+
+@pytest.fixture
+def tab(page):
+    """A fresh tab on the served page (CSP bypassed so tests can poll page state)."""
+    context = page.context.browser.new_context(bypass_csp=True, viewport={"width": 1100, "height": 900})
+    tab = context.new_page()
+    errors = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(page.url)
+    expect(tab.locator("#model-card")).to_contain_text("784–256–256–10")
+    yield tab
+    context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def test_undo_while_a_test_digit_is_shown_takes_it_away(tab):
+    tab.click("#random")
+    expect(tab.locator("#label")).to_contain_text("true label", timeout=10_000)
+    tab.click("#undo")
+    expect(tab.locator("#label")).to_have_text("")
+    expect(tab.locator("#prediction")).to_have_text("?")
+    expect(tab.locator("#message")).to_have_text("Draw a digit first.")
+    ink = tab.evaluate("""() => { const d = document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data;
+                              let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) dark++; return dark; }""")
+    assert ink == 0  # the canvas is blank too: what it says matches what it shows
+
+
+def test_random_digit_with_the_server_gone_says_so(page, served_model):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    context = page.context.browser.new_context()
+    other = context.new_page()
+    errors = []
+    other.on("pageerror", lambda exc: errors.append(str(exc)))
+    other.goto(url)
+    expect(other.locator("#model-card")).to_contain_text("784–256–256–10")
+    proc.terminate()
+    proc.wait(timeout=10)
+    other.click("#random")
+    expect(other.locator("#message")).to_contain_text("server did not answer", timeout=10_000)
+    context.close()
+    assert not errors, errors
+
+
+def test_clear_right_after_lifting_the_pen_leaves_no_old_prediction(tab):
+    for _ in range(3):
+        stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
+        tab.click("#clear")  # while the drawing's reading is on its way
+        time.sleep(1.5)  # any answer to the cleared drawing has arrived by now
+        expect(tab.locator("#prediction")).to_have_text("?")
+        expect(tab.locator("#message")).to_have_text("Draw a digit first.")
+
+
+def test_confident_percentages_fit_their_column(tab):
+    stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
+    expect(tab.locator("#bars li.top .pct")).to_have_text("> 99.9%", timeout=10_000)
+    fits = tab.evaluate("() => [...document.querySelectorAll('#bars .pct')].every(e => e.scrollWidth <= e.clientWidth)")
+    assert fits
+
+
+def test_hint_starts_neutral_and_verdicts_are_shown_in_words(tab):
+    assert "ok" in tab.locator("#message").get_attribute("class")  # a hint, not the error colour
+    stroke(tab, [(0.2, 0.5), (0.5, 0.5), (0.8, 0.5)])  # a dash
+    expect(tab.locator("#message")).to_have_text("That doesn't look like a digit.", timeout=10_000)
+    expect(tab.locator("#prediction")).to_have_text("–")
+    tab.click("#clear")
+    stroke(tab, [(0.5, 0.5)])  # a tap
+    expect(tab.locator("#message")).to_have_text("Too small to read: draw it bigger.", timeout=10_000)
+
+
+def test_docs_need_nothing_from_outside(page, server):
+    context = page.context.browser.new_context()
+    docs = context.new_page()
+    requests = []
+    docs.on("request", lambda r: requests.append(r.url))
+    docs.goto(f"{server}/docs")
+    expect(docs.locator("#swagger-ui")).to_contain_text("/api/predict", timeout=15_000)
+    context.close()
+    assert requests and all(u.startswith(server) for u in requests), [u for u in requests if not u.startswith(server)]
+
+
+def test_reads_while_drawing_within_50_ms(tab):
+    """The bars change during a slow stroke, not only when the pen lifts; p95 from the pointer event
+    whose drawing was sent to the bars showing its answer <= 50 ms on loopback."""
+    box = tab.locator("#pad").bounding_box()
+    stroke(tab, [(0.3, 0.3), (0.6, 0.6)])  # a first drawing, so the page and the server are warm
+    time.sleep(0.5)
+    tab.click("#clear")
+    tab.evaluate("window.latencies = []; window.readingCount = 0")
+    tab.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.15 * box["height"])
+    tab.mouse.down()
+    for i in range(60):  # ~2.4 s of drawing down the middle and back
+        y = 0.15 + 0.7 * (i / 30 if i < 30 else (60 - i) / 30)
+        tab.mouse.move(box["x"] + (0.5 + 0.1 * math.sin(i / 5)) * box["width"], box["y"] + y * box["height"])
+        time.sleep(0.04)
+    during = tab.evaluate("window.readingCount")
+    tab.mouse.up()
+    time.sleep(1.0)
+    latencies = tab.evaluate("window.latencies")
+    print("latencies in order (ms):", [round(v) for v in latencies])
+    latencies = sorted(latencies)
+    assert during >= 10, f"only {during} readings while drawing"
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    assert p95 <= 50, f"p95 {p95:.1f} ms over {len(latencies)} readings: {[round(v) for v in latencies]}"

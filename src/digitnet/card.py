@@ -91,7 +91,9 @@ def _evaluation(model, evaluation: Evaluation | None, refusals: dict | None, han
         out.append(f"- Calibration (fitted on {calibration.get('validation_samples', '?'):,} validation digits, never the "
                    f"test set): temperature {calibration['temperature']:.3f}, expected calibration error "
                    f"{calibration.get('ece_before', float('nan')):.4f} before, {calibration.get('ece_after', float('nan')):.4f} after; "
-                   f"a digit needs a confidence of {calibration['threshold']:.3f}.")
+                   f"a digit needs a confidence of {calibration['threshold']:.3f}"
+                   + (f" and an energy score (log-sum-exp of the logits) of {calibration['energy_threshold']:.2f}"
+                      if calibration.get("energy_threshold") is not None else "") + ".")
     if handwriting:
         out.append(f"- Handwriting benchmark (`benchmarks/handwriting.py`, recipe `{handwriting['recipe']}`, "
                    "its own training run): " + handwriting["summary"] + ".")

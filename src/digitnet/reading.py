@@ -11,10 +11,12 @@
 It decides in two steps. Cheap geometry on the ink first (:func:`inspect`): its size against
 its stroke width, its aspect ratio, its connected pieces. Then the network, whose logits are
 divided by a temperature fitted on a validation split (Guo et al. 2017,
-https://arxiv.org/abs/1706.04599) and whose top probability must reach a threshold chosen
-on the same split so that at most about 2% of real digits are refused. Networks trained
-with outlier exposure (non-digits with a uniform target, :mod:`digitnet.synth`) answer
-non-digits with flat probabilities, which the threshold then refuses.
+https://arxiv.org/abs/1706.04599). Two scores of those logits must each reach a threshold
+chosen on the same split, so that together they refuse at most about 2% of real digits:
+the energy score, log Σ exp(logit) (Liu et al. 2020, https://arxiv.org/abs/2010.03759), which
+is low when no class has much evidence (not a digit), and the top probability, which is low
+when two classes share it (``unsure``). Networks trained with outlier exposure (non-digits
+with a uniform target, :mod:`digitnet.synth`) answer non-digits with flat, low logits.
 The CLI (``digitnet predict``), the web API and the page all read through here.
 """
 
@@ -32,6 +34,7 @@ from .losses import softmax
 VERDICTS = ("digit", "unsure", "not_a_digit")
 REASONS = ("blank", "too_small", "several_marks", "not_digit_like")
 MAX_REFUSED = 0.019  # share of validation digits a threshold may refuse (the promise is 2%)
+ENERGY_SHARE = 0.75  # of that budget, the share the energy score spends (the top probability gets the rest)
 GEOMETRY_SAMPLE = 2000  # validation digits whose geometry is checked to estimate its refusal rate (~1 ms each)
 
 # Geometry, in units of the ink's own stroke width and bounding box (so any scale gives the same answer).
@@ -56,11 +59,12 @@ GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT
 
 @dataclass(frozen=True)
 class Calibration:
-    """How a model's logits become a verdict: a temperature and two thresholds."""
+    """How a model's logits become a verdict: a temperature and three thresholds."""
 
     temperature: float = 1.0
     threshold: float = 0.6  # top calibrated probability needed for "digit"
     pair_threshold: float = 0.9  # mass of the top two needed for "unsure" (below: not a digit)
+    energy_threshold: float | None = None  # log Σ exp(logit / T) needed at all (None: no such test)
     fitted: bool = False  # False: these defaults, not fitted on a validation split
 
     @classmethod
@@ -68,7 +72,7 @@ class Calibration:
         data = model.metadata.get("calibration")
         if not isinstance(data, dict):
             return cls()
-        known = {k: data[k] for k in ("temperature", "threshold", "pair_threshold") if k in data}
+        known = {k: data[k] for k in ("temperature", "threshold", "pair_threshold", "energy_threshold") if k in data}
         return cls(**known, fitted=True)
 
 
@@ -188,13 +192,17 @@ def decide(model, images: np.ndarray, reasons: list[str | None]) -> list[Reading
     if not np.isfinite(logits).all():
         raise ModelOutputError("the model's outputs are not finite numbers (its weights are too large): "
                                "the model file cannot be used")
-    proba = softmax(logits / cal.temperature)
+    scaled = logits / cal.temperature
+    energy = energy_score(scaled)
+    proba = softmax(scaled)
     readings = []
-    for p, image, reason in zip(proba, images, reasons):
+    for p, e, image, reason in zip(proba, energy, images, reasons):
         second, first = np.argsort(p)[-2:]
         top = float(p[first])
         if reason is not None:
             readings.append(Reading("not_a_digit", None, top, p, reason, image=image))
+        elif cal.energy_threshold is not None and e < cal.energy_threshold:
+            readings.append(Reading("not_a_digit", None, top, p, "not_digit_like", image=image))
         elif top >= cal.threshold:
             readings.append(Reading("digit", int(first), top, p, image=image))
         elif top + p[second] >= cal.pair_threshold:
@@ -202,6 +210,12 @@ def decide(model, images: np.ndarray, reasons: list[str | None]) -> list[Reading
         else:
             readings.append(Reading("not_a_digit", None, top, p, "not_digit_like", image=image))
     return readings
+
+
+def energy_score(logits: np.ndarray) -> np.ndarray:
+    """log Σ_k exp(logit_k) per row (the negative of Liu et al.'s energy): high for what looks like a class."""
+    top = logits.max(axis=1)
+    return top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
 
 
 def inspect_prepared(images: np.ndarray) -> list[str | None]:
@@ -257,17 +271,24 @@ def expected_calibration_error(proba: np.ndarray, labels: np.ndarray, bins: int 
 
 
 def calibrate(model, images: np.ndarray, labels: np.ndarray) -> dict:
-    """Fit the temperature and the digit threshold on validation digits (n, 28, 28) with their labels.
+    """Fit the temperature and the thresholds on validation digits (n, 28, 28) with their labels.
 
-    The threshold is the largest top probability that refuses at most :data:`MAX_REFUSED` of them,
-    geometry refusals included (their rate estimated on the first :data:`GEOMETRY_SAMPLE`). Returns the ``calibration`` entry of the model's metadata."""
+    Together the thresholds refuse at most :data:`MAX_REFUSED` of them, geometry refusals included
+    (their rate estimated on the first :data:`GEOMETRY_SAMPLE`): the energy threshold spends
+    :data:`ENERGY_SHARE` of what is left, and the top-probability threshold is the largest that
+    keeps the two together within it. Returns the ``calibration`` entry of the model's metadata."""
     logits = model.logits(images.reshape(len(images), -1)).astype(np.float64)
     temperature = fit_temperature(logits, labels)
     before, after = softmax(logits.copy()), softmax(logits / temperature)
     geometry_rate = float(np.mean([r is not None for r in inspect_prepared(images[:GEOMETRY_SAMPLE])]))
     budget = max(0.0, MAX_REFUSED - geometry_rate)
-    threshold = float(np.quantile(after.max(axis=1), budget)) if budget > 0 else 0.0
-    return asdict(Calibration(temperature, threshold)) | {
+    energy = energy_score(logits / temperature)
+    energy_threshold = float(np.quantile(energy, budget * ENERGY_SHARE))
+    low = energy < energy_threshold
+    allowed = int(budget * len(labels)) - int(low.sum())  # refusals left for the top probability
+    tops = np.sort(after.max(axis=1)[~low])
+    threshold = float(tops[allowed]) if 0 < allowed < len(tops) else 0.0
+    return asdict(Calibration(temperature, threshold, energy_threshold=energy_threshold)) | {
         "fitted": True, "validation_samples": int(len(labels)), "max_refused": MAX_REFUSED,
         "geometry_refused": geometry_rate,
         "ece_before": expected_calibration_error(before, labels), "ece_after": expected_calibration_error(after, labels)}

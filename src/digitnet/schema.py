@@ -28,6 +28,7 @@ class Calibration(BaseModel):
     temperature: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
     threshold: Unit
     pair_threshold: Unit = 0.9
+    energy_threshold: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | None = None
 
 
 class ModelMetadata(BaseModel):

@@ -37,7 +37,8 @@ def model_script(model) -> str:
     spec = {
         "sizes": model.sizes, "activation": model.activation,
         "classes": [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])],
-        "calibration": {"temperature": cal.temperature, "threshold": cal.threshold, "pair_threshold": cal.pair_threshold},
+        "calibration": {"temperature": cal.temperature, "threshold": cal.threshold, "pair_threshold": cal.pair_threshold,
+                        "energy_threshold": cal.energy_threshold},
         "constants": {"INK_THRESHOLD": preprocess.INK_THRESHOLD, "WORK": preprocess.WORK,
                       "MNIST_STROKE": preprocess.MNIST_STROKE, **GEOMETRY},
         "reasonWords": REASON_WORDS,

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 import anyio
 import anyio.to_thread
 import numpy as np
+from threadpoolctl import threadpool_limits
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
@@ -30,7 +31,7 @@ from ..reading import Reading, read
 MAX_BODY_BYTES = 2 * 1024 * 1024
 REQUEST_SECONDS = 10  # the most one image may take to decode and read
 PIXELS = 784
-IMAGE_TYPES = ("image/png", "image/jpeg")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp")
 
 
 class PixelsIn(BaseModel):
@@ -135,20 +136,28 @@ SECURITY_HEADERS = [
 ]
 
 
+#: Swagger UI (/docs) styles its elements inline: its page alone may use inline styles
+DOCS_CSP = (b"content-security-policy", b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
 class SecurityHeaders:
-    """ASGI middleware: :data:`SECURITY_HEADERS` on every response (but /docs's Swagger UI page)."""
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every response (/docs with :data:`DOCS_CSP`)."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("path", "").startswith(("/docs", "/redoc")):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = SECURITY_HEADERS
+        if scope.get("path", "") == "/docs":
+            headers = [DOCS_CSP, *SECURITY_HEADERS[1:]]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in SECURITY_HEADERS if h[0] not in names)]
+                message["headers"] = [*message.get("headers", []), *(h for h in headers if h[0] not in names)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -171,6 +180,9 @@ def create_app(model_path: str | Path) -> FastAPI:
     """The app for the model saved at ``model_path``."""
     model_path = Path(model_path)
     model = load_model(model_path)
+    # One picture at a time: the BLAS's helper threads only add waiting (a tail of 50-100 ms when the
+    # cores are busy), so the serving process reads with one, and serves pictures on several threads.
+    threadpool_limits(1, user_api="blas")
     meta = model.metadata
     classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     samples: dict = {}
@@ -183,7 +195,8 @@ def create_app(model_path: str | Path) -> FastAPI:
                 raise HTTPException(503, f"the model's test images are not available here: {exc}") from None
         return samples["split"]
 
-    app = FastAPI(title="digitnet", version="1", description="Draw a digit and watch a from-scratch NumPy network read it.")
+    app = FastAPI(title="digitnet", version="1", description="Draw a digit and watch a from-scratch NumPy network read it.",
+                  docs_url=None, redoc_url=None)  # /docs is served below from local files (fastapi-offline's), no CDN
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
 
@@ -210,12 +223,14 @@ def create_app(model_path: str | Path) -> FastAPI:
         except TimeoutError:
             return _problem(503, f"reading the image took longer than {REQUEST_SECONDS} s; try a smaller picture")
 
-    def answer(reading: Reading) -> Prediction:
+    def answer(reading: Reading) -> Response:
+        """The Prediction, serialized here by pydantic (FastAPI's generic encoder would take ~5 ms more)."""
         fields = reading.to_dict()
         del fields["source"]
-        return Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
-                          label_name=None if reading.label is None else classes[reading.label], classes=classes,
-                          image=[round(float(v), 4) for v in reading.image.ravel()])
+        prediction = Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
+                                label_name=None if reading.label is None else classes[reading.label], classes=classes,
+                                image=np.round(reading.image.ravel().astype(np.float64), 4).tolist())
+        return Response(prediction.model_dump_json(), media_type="application/json")
 
     @app.post("/api/predict", response_model=Prediction, responses=ERRORS, openapi_extra={"requestBody": PREDICT_BODY},
               summary="Classify a 28x28 image (JSON pixels) or a picture (PNG/JPEG upload or body)")
@@ -245,7 +260,7 @@ def create_app(model_path: str | Path) -> FastAPI:
             return await off_loop(lambda: answer(read(model, open_image(data, "body"), name="body")))
         else:
             return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
-                                 "multipart/form-data with a 'file', or an image/png or image/jpeg body")
+                                 "multipart/form-data with a 'file', or an image body (PNG, JPEG, BMP, GIF, WebP)")
 
     @app.get("/api/model", response_model=ModelCard, summary="The model card")
     async def model_card() -> ModelCard:
@@ -271,6 +286,13 @@ def create_app(model_path: str | Path) -> FastAPI:
 
     static = Path(str(resources.files("digitnet.serve") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
+
+    app.mount("/docs-assets", StaticFiles(directory=Path(str(resources.files("fastapi_offline") / "static"))),
+              name="docs-assets")  # Swagger UI 5, shipped by the fastapi-offline package
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return FileResponse(static / "docs.html")
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():  # browsers ask for it whatever the page says

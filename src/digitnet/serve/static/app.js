@@ -11,7 +11,6 @@ let strokes = [];        // each stroke: [[x, y], ...] in canvas pixels
 let current = null;      // the stroke being drawn
 let sample = null;       // a test image being shown: {pixels, label_name}
 let request = 0;         // answers to older requests are ignored
-let timer = null;
 // Written by `digitnet export --web`: the model runs in this page (digitnet.js), no server needed.
 const local = window.DIGITNET_MODEL ? window.Digitnet.loadModel(window.DIGITNET_MODEL) : null;
 
@@ -53,46 +52,72 @@ pad.addEventListener("pointerdown", (e) => {
   current = [point(e)];
   strokes.push(current);
   redraw();
+  live(e.timeStamp);
 });
 pad.addEventListener("pointermove", (e) => {
   if (!current) return;
   for (const ev of (e.getCoalescedEvents ? e.getCoalescedEvents() : [e])) current.push(point(ev));
   redraw();
-  schedule(120);
+  live(e.timeStamp);
 });
 for (const type of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(type, () => { if (current) { current = null; schedule(0); } });
+  pad.addEventListener(type, (e) => { if (current) { current = null; predictDrawing(e.timeStamp); } });
 }
 
-function schedule(delay) {
-  clearTimeout(timer);
-  timer = setTimeout(predictDrawing, delay);
+// Live: while the pen moves, read the drawing about every LIVE_MS, one request at a time; the pen
+// lifting always reads the final drawing. Answers to a drawing that has since changed by Clear or
+// Undo (or overtaken by a newer request) are dropped.
+const LIVE_MS = 100;
+let inFlight = 0, lastSent = -Infinity;  // inFlight: the id of the request on its way, or 0
+function live(when) {
+  if (!inFlight && when - lastSent >= LIVE_MS) predictDrawing(when);
 }
 
-function predictDrawing() {
+function predictDrawing(when = performance.now()) {
   if (!strokes.length) { showEmpty(); return; }
-  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad))); return; }
-  pad.toBlob((blob) => {
-    const form = new FormData();
-    form.append("file", blob, "drawing.png");
-    send({ body: form });
-  }, "image/png");
+  lastSent = when;
+  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad)), when); return; }
+  send({ headers: { "Content-Type": "image/bmp" }, body: greyBMP(pad) }, when);
 }
 
-async function send(init) {
+// The canvas as an 8-bit greyscale BMP, encoded at once (toBlob's PNG can wait for idle time).
+// Grey is Pillow's convert("L") of the same pixels, so the server reads what a PNG would give it.
+function greyBMP(canvas) {
+  const w = canvas.width, h = canvas.height, row = (w + 3) & ~3, offset = 14 + 40 + 1024;
+  const rgba = canvas.getContext("2d").getImageData(0, 0, w, h).data;
+  const bytes = new Uint8Array(offset + row * h), view = new DataView(bytes.buffer);
+  bytes.set([66, 77]);                                           // "BM"
+  view.setUint32(2, bytes.length, true); view.setUint32(10, offset, true);
+  view.setUint32(14, 40, true); view.setInt32(18, w, true); view.setInt32(22, -h, true);  // top-down rows
+  view.setUint16(26, 1, true); view.setUint16(28, 8, true); view.setUint32(34, row * h, true);
+  view.setUint32(46, 256, true);
+  for (let i = 0; i < 256; i++) bytes.set([i, i, i, 0], 54 + 4 * i);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const k = (y * w + x) * 4;
+      bytes[offset + y * row + x] = (rgba[k] * 19595 + rgba[k + 1] * 38470 + rgba[k + 2] * 7471 + 0x8000) >> 16;
+    }
+  }
+  return bytes;
+}
+
+async function send(init, when) {
   const id = ++request;
+  inFlight = id;
   try {
     const response = await fetch("/api/predict", { method: "POST", ...init });
     const data = await response.json();
-    if (id !== request) return;
+    if (id !== request) return;     // the drawing changed since (Clear, Undo, a newer request)
     if (!response.ok) { showMessage(data.detail || `error ${response.status}`); return; }
-    show(data);
+    show(data, when);
   } catch (err) {
-    if (id === request) showMessage("the server did not answer: is digitnet serve still running?");
+    if (id === request) showMessage("The server did not answer: is digitnet serve still running?");
+  } finally {
+    if (inFlight === id) inFlight = 0;
   }
 }
 
-function showMessage(text, ok = false) {
+function showMessage(text, ok = false) {  // ok: a hint (neutral colour); otherwise an error
   const m = $("message");
   m.textContent = /draw a digit first/i.test(text) ? "Draw a digit first." : text;
   m.className = ok ? "message ok" : "message";
@@ -104,12 +129,13 @@ function showEmpty() {
   $("confidence").textContent = "";
   pctx.clearRect(0, 0, 28, 28);
   renderBars(null);
-  showMessage("Draw a digit first.");
+  showMessage("Draw a digit first.", true);
 }
 
-function show(data) {
+function show(data, when) {
   window.lastReading = data;  // what the page shows, for tests and the curious
   window.readingCount = (window.readingCount || 0) + 1;
+  if (when !== undefined) (window.latencies = window.latencies || []).push(performance.now() - when);
   // The verdict: a digit, "not sure: 3 or 8?", or why it is not a digit.
   const digit = data.verdict === "digit";
   $("prediction").textContent = digit ? data.label_name
@@ -139,16 +165,28 @@ function renderBars(data) {
     li.innerHTML = `<span></span><div class="track"><div class="fill"></div></div><span class="pct"></span>`;
     li.children[0].textContent = name;
     li.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
-    li.querySelector(".pct").textContent = `${(p * 100).toFixed(1)}%`;
+    li.querySelector(".pct").textContent = p > 0.999 ? "> 99.9%" : `${(p * 100).toFixed(1)}%`;
     bars.appendChild(li);
   });
 }
 
-$("clear").addEventListener("click", () => { strokes = []; sample = null; $("label").textContent = ""; redraw(); showEmpty(); });
-$("undo").addEventListener("click", () => { strokes.pop(); redraw(); strokes.length ? schedule(0) : showEmpty(); });
+function clearAll() { strokes = []; sample = null; $("label").textContent = ""; redraw(); showEmpty(); }
+$("clear").addEventListener("click", clearAll);
+$("undo").addEventListener("click", () => {
+  if (!strokes.length) { clearAll(); return; }  // nothing drawn: undo takes away the test digit shown, if any
+  strokes.pop();
+  redraw();
+  strokes.length ? predictDrawing() : showEmpty();
+});
 $("random").addEventListener("click", async () => {
-  const response = await fetch("/api/samples/random");
-  const data = await response.json();
+  let response, data;
+  try {
+    response = await fetch("/api/samples/random");
+    data = await response.json();
+  } catch (err) {
+    showMessage("The server did not answer: is digitnet serve still running?");
+    return;
+  }
   if (!response.ok) { showMessage(data.detail || "no test images"); return; }
   strokes = [];
   sample = data;

@@ -323,10 +323,12 @@
     const scaledZ = Array.from(z, (v) => v / C.temperature), peak = Math.max(...scaledZ);
     const e = scaledZ.map((v) => Math.exp(v - peak)), s = e.reduce((a, b) => a + b, 0);
     const p = e.map((v) => v / s);
+    const energy = peak + Math.log(s);   // log Σ exp(logit / T)
     const order = p.map((v, k) => k).sort((a, b) => p[b] - p[a]);
     const [first, second] = order, top = p[first];
     let verdict = "digit", label = first, why = null, candidates = [];
     if (reason) { verdict = "not_a_digit"; label = null; why = reason; }
+    else if (C.energy_threshold != null && energy < C.energy_threshold) { verdict = "not_a_digit"; label = null; why = "not_digit_like"; }
     else if (top >= C.threshold) { /* a digit */ }
     else if (top + p[second] >= C.pair_threshold) { verdict = "unsure"; candidates = [first, second]; }
     else { verdict = "not_a_digit"; label = null; why = "not_digit_like"; }
