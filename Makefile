@@ -36,7 +36,12 @@ demo: $(VENV)/.demo
 	@echo "  $(BIN)/digitnet serve                    # draw a digit at http://127.0.0.1:8000"
 	@echo "  $(BIN)/digitnet train --recipe seed      # the tutorial's run, line for line"
 
-test: system-test $(VENV)/.test
+# axe-core, the accessibility checker the browser tests inject (npm, pinned in package-lock.json)
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+test: system-test $(VENV)/.test node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest
 
 $(VENV)/.bench: $(VENV)/.test
@@ -47,4 +52,4 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache node_modules

@@ -296,3 +296,92 @@ def test_reads_while_drawing_within_50_ms(tab):
     assert during >= 10, f"only {during} readings while drawing"
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
     assert p95 <= 50, f"p95 {p95:.1f} ms over {len(latencies)} readings: {[round(v) for v in latencies]}"
+
+
+# --- phone, keyboard, screen readers, axe-core ---
+
+AXE = Path(__file__).parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(tab) -> list:
+    assert AXE.is_file(), f"{AXE} is missing: `make test` installs it with npm"
+    tab.add_script_tag(path=str(AXE))
+    result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=["desktop", "phone"])
+def test_axe_finds_no_serious_problems(tab, viewport):
+    tab.set_viewport_size(viewport)
+    assert serious_violations(tab) == []  # the empty page
+    stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
+    expect(tab.locator("#prediction")).to_have_text("1", timeout=10_000)
+    assert serious_violations(tab) == []  # with a reading and its bars
+    tab.emulate_media(color_scheme="dark")
+    assert serious_violations(tab) == []  # dark mode too
+
+
+def test_phone_keeps_the_verdict_and_top_three_in_view_while_drawing(tab):
+    tab.set_viewport_size({"width": 390, "height": 844})
+    tab.reload()
+    expect(tab.locator("#model-card")).to_contain_text("784–256–256–10")
+    box = tab.locator("#pad").bounding_box()
+    tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + 0.15 * box["height"])
+    tab.mouse.down()
+    for i in range(1, 11):
+        tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + (0.15 + 0.07 * i) * box["height"], steps=2)
+        time.sleep(0.05)
+    expect(tab.locator("#sticky-verdict")).to_have_text("1", timeout=10_000)  # read while the pen is down
+    sticky = tab.locator("#sticky").bounding_box()
+    assert sticky["y"] >= 0 and sticky["y"] + sticky["height"] <= 844  # on screen
+    assert len(tab.locator("#sticky-top").inner_text().split("·")) == 3
+    tab.mouse.up()
+    buttons = [tab.locator(f"#{b}").bounding_box() for b in ("undo", "clear", "random", "upload")]
+    assert all(b["height"] >= 44 for b in buttons), buttons
+    assert len({round(b["y"]) for b in buttons}) == 1  # one row
+    assert max(b["x"] + b["width"] for b in buttons) <= 390
+    tab.screenshot(path=str(ARTIFACTS / "phone-drawing.png"))
+
+
+def test_keyboard_undo_clear_and_upload(tab, tmp_path, mnist):
+    stroke(tab, [(0.5, 0.2), (0.5, 0.8)])
+    expect(tab.locator("#prediction")).to_have_text("1", timeout=10_000)
+    tab.keyboard.press("Control+z")
+    expect(tab.locator("#prediction")).to_have_text("?")
+    stroke(tab, [(0.5, 0.2), (0.5, 0.8)])
+    expect(tab.locator("#prediction")).to_have_text("1", timeout=10_000)
+    tab.keyboard.press("Escape")
+    expect(tab.locator("#message")).to_have_text("Draw a digit first.")
+    from PIL import Image
+
+    picture = tmp_path / "seven.png"
+    Image.fromarray(255 - mnist.test.images[0]).resize((112, 112)).save(picture)  # a dark 7 on white paper
+    tab.evaluate("document.getElementById('file').addEventListener('click', () => { window.chooserOpened = true; })")
+    tab.locator("#upload").focus()
+    tab.keyboard.press("Enter")  # the upload button, from the keyboard, opens the file chooser
+    assert tab.evaluate("window.chooserOpened === true")
+    tab.locator("#file").set_input_files(str(picture))  # what choosing a file there does
+    expect(tab.locator("#prediction")).to_have_text("7", timeout=10_000)
+    expect(tab.locator("#label")).to_contain_text("seven.png")
+
+
+def test_screen_readers_hear_one_short_announcement_per_stroke(tab):
+    assert tab.locator("[aria-live]").count() == 1  # only the announcement, not the whole result panel
+    tab.evaluate("""() => { window.announced = [];
+        new MutationObserver(() => window.announced.push(document.getElementById('announce').textContent))
+          .observe(document.getElementById('announce'), {childList: true, characterData: true, subtree: true}); }""")
+    box = tab.locator("#pad").bounding_box()
+    tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + 0.15 * box["height"])
+    tab.mouse.down()
+    for i in range(1, 21):
+        tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + (0.15 + 0.035 * i) * box["height"])
+        time.sleep(0.04)
+    tab.mouse.up()
+    expect(tab.locator("#announce")).to_contain_text("Reads 1", timeout=10_000)
+    time.sleep(0.5)
+    announced = tab.evaluate("window.announced")
+    assert len(announced) == 1 and len(announced[0]) < 40, announced
+    meters = tab.locator("[role=meter]")
+    assert meters.count() == 10
+    assert meters.nth(1).get_attribute("aria-valuetext") == "> 99.9%" or float(meters.nth(1).get_attribute("aria-valuenow")) > 50

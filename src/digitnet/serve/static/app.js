@@ -10,6 +10,7 @@ const $ = (id) => document.getElementById(id);
 let strokes = [];        // each stroke: [[x, y], ...] in canvas pixels
 let current = null;      // the stroke being drawn
 let sample = null;       // a test image being shown: {pixels, label_name}
+let picture = null;      // an uploaded picture being shown (an ImageBitmap)
 let request = 0;         // answers to older requests are ignored
 // Written by `digitnet export --web`: the model runs in this page (digitnet.js), no server needed.
 const local = window.DIGITNET_MODEL ? window.Digitnet.loadModel(window.DIGITNET_MODEL) : null;
@@ -27,6 +28,11 @@ function redraw() {
     tmp.getContext("2d").putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(tmp, 0, 0, pad.width, pad.height);
+  }
+  if (picture) {          // fitted into the pad, on white paper
+    const scale = Math.min(pad.width / picture.width, pad.height / picture.height);
+    const w = picture.width * scale, h = picture.height * scale;
+    ctx.drawImage(picture, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
   }
   ctx.strokeStyle = "#111";
   ctx.lineWidth = lineWidth();
@@ -61,7 +67,7 @@ pad.addEventListener("pointermove", (e) => {
   live(e.timeStamp);
 });
 for (const type of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(type, (e) => { if (current) { current = null; predictDrawing(e.timeStamp); } });
+  pad.addEventListener(type, (e) => { if (current) { current = null; predictDrawing(e.timeStamp, true); } });
 }
 
 // Live: while the pen moves, read the drawing about every LIVE_MS, one request at a time; the pen
@@ -70,14 +76,15 @@ for (const type of ["pointerup", "pointercancel"]) {
 const LIVE_MS = 100;
 let inFlight = 0, lastSent = -Infinity;  // inFlight: the id of the request on its way, or 0
 function live(when) {
-  if (!inFlight && when - lastSent >= LIVE_MS) predictDrawing(when);
+  if (!inFlight && when - lastSent >= LIVE_MS) predictDrawing(when, false);
 }
 
-function predictDrawing(when = performance.now()) {
-  if (!strokes.length) { showEmpty(); return; }
+// final: the pen lifted (or Undo, an upload): the answer is also announced to screen readers.
+function predictDrawing(when = performance.now(), final = true) {
+  if (!strokes.length && !picture) { showEmpty(); return; }
   lastSent = when;
-  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad)), when); return; }
-  send({ headers: { "Content-Type": "image/bmp" }, body: greyBMP(pad) }, when);
+  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad)), when, final); return; }
+  send({ headers: { "Content-Type": "image/bmp" }, body: greyBMP(pad) }, when, final);
 }
 
 // The canvas as an 8-bit greyscale BMP, encoded at once (toBlob's PNG can wait for idle time).
@@ -101,7 +108,7 @@ function greyBMP(canvas) {
   return bytes;
 }
 
-async function send(init, when) {
+async function send(init, when, final = true) {
   const id = ++request;
   inFlight = id;
   try {
@@ -109,7 +116,7 @@ async function send(init, when) {
     const data = await response.json();
     if (id !== request) return;     // the drawing changed since (Clear, Undo, a newer request)
     if (!response.ok) { showMessage(data.detail || `error ${response.status}`); return; }
-    show(data, when);
+    show(data, when, final);
   } catch (err) {
     if (id === request) showMessage("The server did not answer: is digitnet serve still running?");
   } finally {
@@ -129,10 +136,12 @@ function showEmpty() {
   $("confidence").textContent = "";
   pctx.clearRect(0, 0, 28, 28);
   renderBars(null);
+  $("sticky-verdict").textContent = "?";
+  $("sticky-top").textContent = "";
   showMessage("Draw a digit first.", true);
 }
 
-function show(data, when) {
+function show(data, when, final = true) {
   window.lastReading = data;  // what the page shows, for tests and the curious
   window.readingCount = (window.readingCount || 0) + 1;
   if (when !== undefined) (window.latencies = window.latencies || []).push(performance.now() - when);
@@ -146,6 +155,11 @@ function show(data, when) {
   data.image.forEach((v, i) => { const g = Math.round(v * 255); img.data.set([g, g, g, 255], i * 4); });
   pctx.putImageData(img, 0, 0);
   renderBars(data);
+  const top3 = data.probabilities.map((p, k) => [p, k]).sort((a, b) => b[0] - a[0]).slice(0, 3);
+  $("sticky-verdict").textContent = $("prediction").textContent;
+  $("sticky-top").textContent = top3.map(([p, k]) => `${data.classes[k]} ${(p * 100).toFixed(0)}%`).join(" · ");
+  if (final) $("announce").textContent = digit ? `Reads ${data.label_name}, ${$("confidence").textContent}.`
+    : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".";
   if (sample) {
     const right = data.label_name === sample.label_name;
     $("label").textContent = `Test image #${sample.index}: true label ${sample.label_name} ${right ? "✓" : "✗"}`;
@@ -162,21 +176,46 @@ function renderBars(data) {
     const p = data ? data.probabilities[k] : 0;
     const li = document.createElement("li");
     if (data && k === data.prediction) li.className = "top";
-    li.innerHTML = `<span></span><div class="track"><div class="fill"></div></div><span class="pct"></span>`;
+    li.innerHTML = `<span aria-hidden="true"></span><div class="track" role="meter" aria-valuemin="0" aria-valuemax="100">`
+      + `<div class="fill"></div></div><span class="pct" aria-hidden="true"></span>`;
+    const text = p > 0.999 ? "> 99.9%" : `${(p * 100).toFixed(1)}%`;
     li.children[0].textContent = name;
+    const track = li.querySelector(".track");
+    track.setAttribute("aria-label", `digit ${name}`);
+    track.setAttribute("aria-valuenow", (p * 100).toFixed(1));
+    track.setAttribute("aria-valuetext", text);
     li.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
-    li.querySelector(".pct").textContent = p > 0.999 ? "> 99.9%" : `${(p * 100).toFixed(1)}%`;
+    li.querySelector(".pct").textContent = text;
     bars.appendChild(li);
   });
 }
 
-function clearAll() { strokes = []; sample = null; $("label").textContent = ""; redraw(); showEmpty(); }
+function clearAll() { strokes = []; sample = null; picture = null; $("label").textContent = ""; redraw(); showEmpty(); }
 $("clear").addEventListener("click", clearAll);
 $("undo").addEventListener("click", () => {
   if (!strokes.length) { clearAll(); return; }  // nothing drawn: undo takes away the test digit shown, if any
   strokes.pop();
   redraw();
-  strokes.length ? predictDrawing() : showEmpty();
+  strokes.length || picture ? predictDrawing() : showEmpty();
+});
+document.addEventListener("keydown", (e) => {  // Ctrl+Z (Cmd+Z) undoes a stroke, Esc clears
+  if ((e.ctrlKey || e.metaKey) && !e.shiftKey && e.key.toLowerCase() === "z") { e.preventDefault(); $("undo").click(); }
+  else if (e.key === "Escape") { $("clear").click(); }
+});
+$("upload").addEventListener("click", () => $("file").click());  // the keyboard's way in: a button, then a file
+$("file").addEventListener("change", async () => {
+  const file = $("file").files[0];
+  $("file").value = "";
+  if (!file) return;
+  try {
+    picture = await createImageBitmap(file);
+  } catch (err) {
+    showMessage(`${file.name} is not a picture this browser can open.`);
+    return;
+  }
+  strokes = []; sample = null; $("label").textContent = `Your picture: ${file.name}`;
+  redraw();
+  predictDrawing();
 });
 $("random").addEventListener("click", async () => {
   let response, data;
@@ -189,6 +228,7 @@ $("random").addEventListener("click", async () => {
   }
   if (!response.ok) { showMessage(data.detail || "no test images"); return; }
   strokes = [];
+  picture = null;
   sample = data;
   redraw();
   $("label").textContent = `Test image #${data.index}: true label ${data.label_name}`;
