@@ -1,6 +1,7 @@
 """The page in a real browser: headless Chromium (Debian's) driven by Playwright, real mouse strokes."""
 
 import math
+import re
 import os
 import socket
 import subprocess
@@ -26,10 +27,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(served_model):
+def server(served_model, tmp_path_factory):
     port = free_port()
+    home = {**os.environ, "DIGITNET_HOME": str(tmp_path_factory.mktemp("server-home"))}  # its corrections, its models
     proc = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=home)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -385,3 +387,25 @@ def test_screen_readers_hear_one_short_announcement_per_stroke(tab):
     meters = tab.locator("[role=meter]")
     assert meters.count() == 10
     assert meters.nth(1).get_attribute("aria-valuetext") == "> 99.9%" or float(meters.nth(1).get_attribute("aria-valuenow")) > 50
+
+
+def test_correct_fine_tune_and_switch_to_the_personal_model(tab):
+    """The whole loop on the page: "Wrong? It was 3" keeps the sample, fine-tuning runs, the page switches
+    to the personal model and back."""
+    stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
+    expect(tab.locator("#prediction")).to_have_text("1", timeout=10_000)
+    expect(tab.locator("#teach")).to_be_visible()
+    tab.click("#digits button[aria-label='It was 3']")
+    expect(tab.locator("#teach-status")).to_have_text(re.compile(r"Kept as a 3\. Your set holds \d+ digits?\."))
+    first = int(re.search(r"holds (\d+)", tab.locator("#teach-status").inner_text()).group(1))
+    for _ in range(11):
+        tab.click("#right")
+    expect(tab.locator("#teach-status")).to_contain_text(f"holds {first + 11} digits")
+    tab.click("#learn")
+    expect(tab.locator("#teach-status")).to_contain_text("Your model is ready", timeout=120_000)
+    tab.click("#use")
+    expect(tab.locator("#teach-status")).to_have_text("Reading with your personal model.")
+    expect(tab.locator("#model-card")).to_contain_text("your personal model")
+    tab.click("#use")
+    expect(tab.locator("#teach-status")).to_have_text("Reading with the original model.")
+    expect(tab.locator("#model-card")).not_to_contain_text("your personal model")

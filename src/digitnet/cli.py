@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -168,7 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("name", metavar="NAME")
     ver = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 / MD5")
     ver.add_argument("name", metavar="NAME|DIR")
+    ex = dsub.add_parser("export", help="copy the personal set (your corrections on the page) into DIR")
+    ex.add_argument("name", choices=["personal"], metavar="personal")
+    ex.add_argument("dir", type=Path, metavar="DIR")
     d.set_defaults(func=cmd_datasets)
+
+    f = sub.add_parser("finetune", help="a personal model, fine-tuned on your own handwriting",
+                       description="Train a copy of MODEL further on the personal set (the digits you corrected or "
+                                   "confirmed on the page) while replaying MNIST, so it learns your style without "
+                                   "forgetting; calibrated again on the model's validation digits.")
+    f.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    f.add_argument("--data", default="personal", metavar="personal|DIR",
+                   help="the personal set (default), or a DIR holding its two IDX files (from `datasets export`)")
+    f.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save it (default: user data dir)")
+    f.add_argument("--epochs", type=_number(int, minimum=1, name="epochs"), default=4)
+    f.add_argument("--seed", type=_number(int, minimum=0, name="seed"), default=0)
+    f.set_defaults(func=cmd_finetune)
 
     x = sub.add_parser("export", help="write a model as ONNX, or as a draw page that needs no server",
                        description="Export a model for use outside digitnet. --onnx: an ONNX graph (needs "
@@ -408,6 +424,23 @@ def _evaluation_plots(model, dataset, result, directory: Path) -> None:
 
 # --- export, card ---
 
+def cmd_finetune(args) -> int:
+    from . import personal
+    from .finetune import finetune
+
+    model, dataset = _model_and_data(args.model, None)
+    folder = personal.directory() if args.data == "personal" else Path(args.data)
+    images, labels = personal.load(folder)
+    out = check_output_file(args.out or paths.models_dir() / f"personal-{time.strftime('%Y%m%d-%H%M%S')}.safetensors",
+                            "--out" if args.out else "model file")
+    _messages().print(f"fine-tuning on {len(images)} personal samples from {folder}, replaying {dataset.name}")
+    result = finetune(model, images, labels, dataset, epochs=args.epochs, seed=args.seed)
+    save_model(out, result.model)
+    print(f"personal model saved to {out} ({result.seconds:.1f} s); test accuracy on {dataset.name}: "
+          f"{result.test_accuracy_before * 100:.2f}% -> {result.test_accuracy_after * 100:.2f}%")
+    return 0
+
+
 def cmd_export(args) -> int:
     if args.onnx is None and args.web is None:
         raise UsageError("say what to write: --onnx FILE.onnx and/or --web DIR")
@@ -539,11 +572,19 @@ def cmd_datasets(args) -> int:
                 state, path = "downloaded", download.target_dir(info)
             else:
                 state, path = "not downloaded", download.target_dir(info)
-            if args.json:
-                print(json.dumps({"name": info.name, "description": info.description, "state": state, "path": str(path)}))
-            else:
-                where = f"{state} ({path})" if state != "not downloaded" else f"not downloaded (will be fetched into {path})"
-                console.print(f"{info.name:14} {info.description}\n{'':14} {where}", markup=False)
+            _dataset_row(console, args.json, info.name, info.description, state, path)
+        from . import personal
+
+        count = sum(personal.counts())
+        _dataset_row(console, args.json, "personal", "your own handwriting: the digits corrected or confirmed on the page",
+                     f"{count} samples" if count else "empty", personal.directory())
+        return 0
+    if args.action == "export":
+        from . import personal
+
+        check_output_dir(args.dir, "DIR")
+        target = personal.export(args.dir)
+        _messages().print(f"the personal set ({sum(personal.counts())} samples) copied to {target}")
         return 0
     if args.action == "download":
         info = datasets.REGISTRY.get(args.name)
@@ -564,6 +605,14 @@ def cmd_datasets(args) -> int:
     console.print(f"{dataset.name}: {len(dataset.train):,} train and {len(dataset.test):,} test images, "
                   f"{dataset.num_classes} classes, read from {dataset.source}")
     return 0
+
+
+def _dataset_row(console, as_json: bool, name, description, state, path) -> None:
+    if as_json:
+        print(json.dumps({"name": name, "description": description, "state": state, "path": str(path)}))
+    else:
+        where = f"{state} ({path})" if state != "not downloaded" else f"not downloaded (will be fetched into {path})"
+        console.print(f"{name:14} {description}\n{'':14} {where}", markup=False)
 
 
 # --- predict ---

@@ -27,6 +27,8 @@ from ..data.preprocess import open_image
 from ..errors import DataError, DigitnetError
 from ..modelfile import load_model
 from ..reading import Reading, read
+from .learning import Learner
+from .learning import router as learning_router
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 REQUEST_SECONDS = 10  # the most one image may take to decode and read
@@ -67,6 +69,7 @@ class ModelCard(BaseModel):
     dataset: str
     classes: list[str]
     train_seconds: float | None
+    using: Literal["base", "personal"] = Field("base", description="which model reads: the original or the personal one")
 
 
 class Sample(BaseModel):
@@ -176,8 +179,9 @@ def _describe(errors) -> str:
     return "; ".join(parts) + more
 
 
-def create_app(model_path: str | Path) -> FastAPI:
-    """The app for the model saved at ``model_path``."""
+def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
+    """The app for the model saved at ``model_path``; ``learning``: fine-tuning a personal model
+    in this process (one worker) is allowed."""
     model_path = Path(model_path)
     model = load_model(model_path)
     # One picture at a time: the BLAS's helper threads only add waiting (a tail of 50-100 ms when the
@@ -199,6 +203,8 @@ def create_app(model_path: str | Path) -> FastAPI:
                   docs_url=None, redoc_url=None)  # /docs is served below from local files (fastapi-offline's), no CDN
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    learner = Learner(model, enabled=learning)
+    app.include_router(learning_router(learner))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
@@ -242,7 +248,7 @@ def create_app(model_path: str | Path) -> FastAPI:
             except ValidationError as exc:
                 return _problem(422, _describe(exc.errors()))
             pixels = np.asarray(body.pixels, np.float32).reshape(28, 28)
-            return await off_loop(lambda: answer(read(model, pixels, prepared=not body.preprocess, name="pixels")))
+            return await off_loop(lambda: answer(read(learner.model, pixels, prepared=not body.preprocess, name="pixels")))
         elif kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=4)
@@ -254,19 +260,21 @@ def create_app(model_path: str | Path) -> FastAPI:
             if upload is None or isinstance(upload, str):
                 return _problem(422, "multipart body needs an image file in the field 'file'")
             name, data = upload.filename or "upload", await upload.read()
-            return await off_loop(lambda: answer(read(model, open_image(data, name), name=name)))
+            return await off_loop(lambda: answer(read(learner.model, open_image(data, name), name=name)))
         elif kind in IMAGE_TYPES:
             data = await request.body()
-            return await off_loop(lambda: answer(read(model, open_image(data, "body"), name="body")))
+            return await off_loop(lambda: answer(read(learner.model, open_image(data, "body"), name="body")))
         else:
             return _problem(415, f"unsupported content type {kind or '(none)'!r}: send application/json pixels, "
                                  "multipart/form-data with a 'file', or an image body (PNG, JPEG, BMP, GIF, WebP)")
 
     @app.get("/api/model", response_model=ModelCard, summary="The model card")
     async def model_card() -> ModelCard:
+        now = learner.model.metadata
         return ModelCard(sizes=model.sizes, activation=model.activation, parameters=model.n_params, dtype=model.dtype.name,
-                         test_accuracy=meta.get("test_accuracy"), recipe=meta.get("recipe"),
-                         dataset=meta.get("dataset", "mnist"), classes=classes, train_seconds=meta.get("train_seconds"))
+                         test_accuracy=now.get("test_accuracy"), recipe=now.get("recipe"),
+                         dataset=now.get("dataset", "mnist"), classes=classes, train_seconds=now.get("train_seconds"),
+                         using=learner.using)
 
     @app.get("/api/samples/random", response_model=Sample, responses={422: {"model": Problem}, 503: {"model": Problem}},
              summary="A real test image with its true label")
@@ -311,4 +319,4 @@ MODEL_ENV = "DIGITNET_SERVE_MODEL"
 def app_from_environment() -> FastAPI:
     """The app for the model named by ``$DIGITNET_SERVE_MODEL``: what each of uvicorn's worker
     processes builds (``digitnet serve --workers N``), loading the model once per process."""
-    return create_app(os.environ[MODEL_ENV])
+    return create_app(os.environ[MODEL_ENV], learning=False)

@@ -158,6 +158,7 @@ function show(data, when, final = true) {
   const top3 = data.probabilities.map((p, k) => [p, k]).sort((a, b) => b[0] - a[0]).slice(0, 3);
   $("sticky-verdict").textContent = $("prediction").textContent;
   $("sticky-top").textContent = top3.map(([p, k]) => `${data.classes[k]} ${(p * 100).toFixed(0)}%`).join(" · ");
+  if (!local) { shown = data; $("teach").hidden = false; $("right").disabled = data.verdict !== "digit"; }
   if (final) $("announce").textContent = digit ? `Reads ${data.label_name}, ${$("confidence").textContent}.`
     : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".";
   if (sample) {
@@ -243,7 +244,7 @@ async function loadCard() {
       ["Architecture", `${m.sizes.join("–")} MLP, ${m.activation}, ${m.dtype}`],
       ["Parameters", m.parameters.toLocaleString()],
       ["Test accuracy", m.test_accuracy == null ? "—" : `${(m.test_accuracy * 100).toFixed(2)}% on ${m.dataset}`],
-      ["Recipe", m.recipe || "—"],
+      ["Recipe", (m.recipe || "—") + (m.using === "personal" ? " (your personal model)" : "")],
       ["Training time", m.train_seconds == null ? "—" : `${m.train_seconds.toFixed(1)} s`],
     ];
     const dl = $("model-card");
@@ -259,7 +260,78 @@ async function loadCard() {
   }
 }
 
+// ---- it learns your handwriting: corrections, fine-tuning, the personal model ----
+let shown = null;        // the last answer shown: its prepared image is what a correction stores
+function teachButtons() {
+  const row = $("digits");
+  (window.modelClasses || [...Array(10).keys()].map(String)).forEach((name, k) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = name; b.setAttribute("aria-label", `It was ${name}`);
+    b.addEventListener("click", () => correct(k));
+    row.appendChild(b);
+  });
+  const right = document.createElement("button");
+  right.type = "button"; right.id = "right"; right.textContent = "Right";
+  right.addEventListener("click", () => { if (shown && shown.verdict === "digit") correct(shown.label); });
+  row.appendChild(right);
+}
+
+async function correct(label) {
+  if (!shown) return;
+  const status = $("teach-status");
+  try {
+    const response = await fetch("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ pixels: shown.image, label }) });
+    const data = await response.json();
+    status.textContent = response.ok ? `Kept as a ${label}. Your set holds ${data.count} digit${data.count === 1 ? "" : "s"}.`
+      : `Not kept: ${data.detail}`;
+  } catch (err) {
+    status.textContent = "Not kept: the server did not answer.";
+  }
+}
+
+async function learn() {
+  const status = $("teach-status");
+  let response;
+  try {
+    response = await fetch("/api/finetune", { method: "POST" });
+  } catch (err) { status.textContent = "The server did not answer."; return; }
+  const started = await response.json();
+  if (!response.ok) { status.textContent = started.detail; return; }
+  $("learn").disabled = true;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 400));
+    let job;
+    try { job = await (await fetch("/api/finetune")).json(); } catch (err) { status.textContent = "The server did not answer."; break; }
+    if (job.state === "running") { status.textContent = `Learning your handwriting… ${Math.round(job.progress * 100)}%`; continue; }
+    status.textContent = job.state === "done"
+      ? `Your model is ready (MNIST test accuracy ${(job.test_accuracy_before * 100).toFixed(2)}% → ${(job.test_accuracy_after * 100).toFixed(2)}%).`
+      : `Fine-tuning failed: ${job.message}`;
+    if (job.state === "done") { $("use").hidden = false; }
+    break;
+  }
+  $("learn").disabled = false;
+}
+
+async function useModel() {
+  const which = $("use").dataset.using === "personal" ? "base" : "personal";
+  const response = await fetch("/api/model/use", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ model: which }) });
+  const job = await response.json();
+  if (!response.ok) { $("teach-status").textContent = job.detail; return; }
+  $("use").dataset.using = job.using;
+  $("use").textContent = job.using === "personal" ? "Use the original model" : "Use my model";
+  $("teach-status").textContent = job.using === "personal" ? "Reading with your personal model." : "Reading with the original model.";
+  loadCard();
+  if (strokes.length || picture) predictDrawing();
+}
+
 if (local) $("random").hidden = true;  // no test images without the server
+else {
+  teachButtons();
+  $("learn").addEventListener("click", learn);
+  $("use").addEventListener("click", useModel);
+}
 redraw();
 renderBars(null);
 loadCard();
