@@ -122,7 +122,7 @@ def test_datasets_cli(registered, capsys):
     root, files, cache = registered
     publish(root, "mirror2", files)
     assert main(["datasets", "download", "testset"]) == 0
-    assert "testset downloaded and verified" in capsys.readouterr().out
+    assert "testset downloaded and verified" in capsys.readouterr().err  # a message: on stderr
     assert main(["datasets", "verify", "testset"]) == 0
     assert capsys.readouterr().out.count(" ok") == 4
     assert main(["datasets", "list"]) == 0
