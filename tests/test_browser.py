@@ -250,8 +250,8 @@ def test_clear_right_after_lifting_the_pen_leaves_no_old_prediction(tab):
 def test_confident_percentages_fit_their_column(tab):
     stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
     expect(tab.locator("#bars li.top .pct")).to_have_text("> 99.9%", timeout=10_000)
-    fits = tab.evaluate("() => [...document.querySelectorAll('#bars .pct')].every(e => e.scrollWidth <= e.clientWidth)")
-    assert fits
+    widths = tab.evaluate("() => [...document.querySelectorAll('#bars .pct')].map(e => [e.textContent, e.scrollWidth, e.clientWidth])")
+    assert all(scroll <= width for _, scroll, width in widths), widths
 
 
 def test_hint_starts_neutral_and_verdicts_are_shown_in_words(tab):
