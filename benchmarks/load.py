@@ -26,6 +26,8 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import wait_until_serving  # noqa: E402
 
 
 def free_port() -> int:
@@ -98,12 +100,7 @@ def serve_and_load(model, workers, payloads, args) -> dict:
     server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", model, "--port", str(port),
                                "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_serving(url, 30)
         latencies, errors, elapsed = asyncio.run(run_load(url, payloads, args.clients, args.seconds, args.png))
     finally:
         server.terminate()

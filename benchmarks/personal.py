@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine, reexec_natural  # noqa: E402
+from run import machine, reexec_natural, wait_until_serving  # noqa: E402
 
 reexec_natural()
 
@@ -58,12 +58,8 @@ def serve(model_path: Path, home: Path):
                             env={**os.environ, "DIGITNET_HOME": str(home)}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    if wait_until_serving(url):
+        return proc, url
     proc.kill()
     sys.exit("the server did not start")
 

@@ -42,6 +42,20 @@ def reexec_natural() -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], natural_env())
 
 
+def wait_until_serving(url: str, seconds: float = 60) -> bool:
+    """Poll ``url``/healthz until it answers 200 (True) or ``seconds`` pass (False)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return False
+
+
 def machine() -> dict:
     """What a result was measured on: CPU model and flags, the BLAS and its kernel, library versions."""
     import numpy as np

@@ -26,23 +26,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(served_model, tmp_path_factory):
+def start_server(model, home) -> tuple[subprocess.Popen, str]:
+    """`digitnet serve MODEL` on a free port with its own DIGITNET_HOME (its corrections, its models),
+    once it answers /healthz."""
     port = free_port()
-    home = {**os.environ, "DIGITNET_HOME": str(tmp_path_factory.mktemp("server-home"))}  # its corrections, its models
-    proc = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=home)
+    proc = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(model), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "DIGITNET_HOME": str(home)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not start: {proc.stdout.read().decode()}")
+    proc.kill()
+    pytest.fail(f"server did not start: {proc.stdout.read().decode()}")
+
+
+@pytest.fixture(scope="module")
+def server(served_model, tmp_path_factory):
+    proc, url = start_server(served_model, tmp_path_factory.mktemp("server-home"))
     yield url
     proc.terminate()
     proc.wait(timeout=10)
@@ -213,17 +218,8 @@ def test_undo_while_a_test_digit_is_shown_takes_it_away(tab):
     assert ink == 0  # the canvas is blank too: what it says matches what it shows
 
 
-def test_random_digit_with_the_server_gone_says_so(page, served_model):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+def test_random_digit_with_the_server_gone_says_so(page, served_model, tmp_path):
+    proc, url = start_server(served_model, tmp_path)
     context = page.context.browser.new_context()
     other = context.new_page()
     errors = []
