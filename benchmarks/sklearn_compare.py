@@ -26,7 +26,6 @@ from run import machine, reexec_natural  # noqa: E402
 
 reexec_natural()  # before NumPy loads: the BLAS kernel users' machines get
 
-import numpy as np  # noqa: E402
 from sklearn import datasets as skdata  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402

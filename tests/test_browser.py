@@ -66,14 +66,23 @@ def page(server, tmp_path_factory):
         browser.close()
 
 
-def stroke(page, points):
+def strokes(page, drawing):
+    """Several strokes, each a list of points in the unit square of the pad; a single point is a tap."""
     box = page.locator("#pad").bounding_box()
     to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
-    page.mouse.move(*to_screen(*points[0]))
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(*to_screen(x, y), steps=2)
-    page.mouse.up()
+    for points in drawing:
+        page.mouse.move(*to_screen(*points[0]))
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(*to_screen(x, y), steps=2)
+        if len(points) == 1:
+            page.mouse.move(*to_screen(points[0][0] + 0.001, points[0][1]))
+        page.mouse.up()
+
+
+def stroke(page, points):
+    """One stroke through ``points`` (in the unit square of the pad); a single point is a tap."""
+    strokes(page, [points])
 
 
 def test_draw_a_one(page):
@@ -122,20 +131,6 @@ def test_phone_layout(page, server):
 
 
 # --- the page with no server (digitnet export --web) against the served page ---
-
-def strokes(page, drawing):
-    """Several strokes; a single point is a tap."""
-    box = page.locator("#pad").bounding_box()
-    to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
-    for points in drawing:
-        page.mouse.move(*to_screen(*points[0]))
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(*to_screen(x, y), steps=2)
-        if len(points) == 1:
-            page.mouse.move(*to_screen(points[0][0] + 0.001, points[0][1]))
-        page.mouse.up()
-
 
 def settled_reading(page, quiet: float = 1.5) -> dict:
     """The page's last reading once no new one has come for ``quiet`` seconds."""

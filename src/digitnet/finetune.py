@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import synthetic_sets
-from .augment import Augment
 from .config import TrainConfig
 from .errors import UsageError
 from .metrics import evaluate
@@ -63,7 +62,9 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     tuned = copy.deepcopy(model)
     before = evaluate(model, dataset.test).accuracy
     started = time.perf_counter()
-    augment = config.augmentation() if config.augmented_copies or config.rotate else Augment(rotate=10, scale=0.1, shear=8)
+    augment = config.augmentation()
+    if augment.identity:  # a model trained without distortions: 30 samples still need them
+        augment = TrainConfig().augmentation()
     fit(tuned, Adam(lr), X, y, epochs=epochs, batch_size=128, rng=np.random.default_rng([seed, 29]),
         callbacks=callbacks, augment=augment, augment_seed=seed)
     seconds = time.perf_counter() - started

@@ -34,15 +34,15 @@ def model_script(model) -> str:
     weights = b"".join(np.ascontiguousarray(p, dtype="<f4").tobytes() for p in model.params.values())
     cal = Calibration.of(model)
     meta = model.metadata
+    classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     spec = {
-        "sizes": model.sizes, "activation": model.activation,
-        "classes": [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])],
+        "sizes": model.sizes, "activation": model.activation, "classes": classes,
         "calibration": {"temperature": cal.temperature, "threshold": cal.threshold, "pair_threshold": cal.pair_threshold,
                         "energy_threshold": cal.energy_threshold},
         "constants": {"INK_THRESHOLD": preprocess.INK_THRESHOLD, "WORK": preprocess.WORK,
                       "MNIST_STROKE": preprocess.MNIST_STROKE, **GEOMETRY},
         "reasonWords": REASON_WORDS,
-        "card": {"classes": [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])], "sizes": model.sizes, "activation": model.activation, "dtype": model.dtype.name,
+        "card": {"classes": classes, "sizes": model.sizes, "activation": model.activation, "dtype": model.dtype.name,
                  "parameters": model.n_params, "test_accuracy": meta.get("test_accuracy"), "recipe": meta.get("recipe"),
                  "dataset": meta.get("dataset", "mnist"), "train_seconds": meta.get("train_seconds")},
         "weights": base64.b64encode(weights).decode(),

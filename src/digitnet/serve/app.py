@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 import anyio
 import anyio.to_thread
 import numpy as np
-from threadpoolctl import threadpool_limits
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
@@ -184,9 +183,6 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
     in this process (one worker) is allowed."""
     model_path = Path(model_path)
     model = load_model(model_path)
-    # One picture at a time: the BLAS's helper threads only add waiting (a tail of 50-100 ms when the
-    # cores are busy), so the serving process reads with one, and serves pictures on several threads.
-    threadpool_limits(1, user_api="blas")
     meta = model.metadata
     classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     samples: dict = {}
@@ -229,14 +225,12 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
         except TimeoutError:
             return _problem(503, f"reading the image took longer than {REQUEST_SECONDS} s; try a smaller picture")
 
-    def answer(reading: Reading) -> Response:
-        """The Prediction, serialized here by pydantic (FastAPI's generic encoder would take ~5 ms more)."""
+    def answer(reading: Reading) -> Prediction:
         fields = reading.to_dict()
         del fields["source"]
-        prediction = Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
-                                label_name=None if reading.label is None else classes[reading.label], classes=classes,
-                                image=np.round(reading.image.ravel().astype(np.float64), 4).tolist())
-        return Response(prediction.model_dump_json(), media_type="application/json")
+        return Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
+                          label_name=None if reading.label is None else classes[reading.label], classes=classes,
+                          image=np.round(reading.image.ravel().astype(np.float64), 4).tolist())
 
     @app.post("/api/predict", response_model=Prediction, responses=ERRORS, openapi_extra={"requestBody": PREDICT_BODY},
               summary="Classify a 28x28 image (JSON pixels) or a picture (PNG/JPEG upload or body)")
