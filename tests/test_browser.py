@@ -276,8 +276,8 @@ def test_reads_while_drawing_within_50_ms(tab):
     tab.evaluate("window.latencies = []; window.readingCount = 0")
     tab.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.15 * box["height"])
     tab.mouse.down()
-    for i in range(60):  # ~2.4 s of drawing down the middle and back
-        y = 0.15 + 0.7 * (i / 30 if i < 30 else (60 - i) / 30)
+    for i in range(120):  # ~5 s of drawing down the middle and back, twice (~60 readings)
+        y = 0.15 + 0.7 * abs(((i / 30) % 2) - 1)
         tab.mouse.move(box["x"] + (0.5 + 0.1 * math.sin(i / 5)) * box["width"], box["y"] + y * box["height"])
         time.sleep(0.04)
     during = tab.evaluate("window.readingCount")
