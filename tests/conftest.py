@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,19 @@ from digitnet import datasets
 def mnist():
     """The real MNIST, from the copy embedded in the package."""
     return datasets.load("mnist")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory):
+    """No test, and no module- or session-scoped fixture (they are set up before the per-test
+    home below), ever writes to the user's own model directory."""
+    saved = os.environ.get("DIGITNET_HOME")
+    os.environ["DIGITNET_HOME"] = str(tmp_path_factory.mktemp("session-home"))
+    yield
+    if saved is None:
+        del os.environ["DIGITNET_HOME"]
+    else:
+        os.environ["DIGITNET_HOME"] = saved
 
 
 @pytest.fixture(autouse=True)

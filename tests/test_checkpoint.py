@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import platformdirs
 import pytest
 
 from digitnet import load_model
@@ -107,3 +108,11 @@ def test_checkpointer_rejects_nonsense():
 
     with pytest.raises(UsageError, match="keep >= 1"):
         Checkpointer("x", keep=0)
+
+
+
+def test_module_fixtures_train_outside_the_users_model_directory(reference):
+    """The reference model above is trained in a module-scoped fixture, set up before each test's own
+    DIGITNET_HOME: it used to point the user's own `latest` marker at a temporary file."""
+    marker = platformdirs.user_data_path("digitnet") / "models" / "latest"
+    assert not (marker.is_file() and "pytest-" in marker.read_text())

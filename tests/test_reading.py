@@ -8,6 +8,8 @@ clouds) are a family of non-digits never used in training or threshold choice.
 import json
 import subprocess
 import sys
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +18,11 @@ from PIL import Image
 from digitnet import synth
 from digitnet.data.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
 from digitnet.losses import softmax
-from digitnet.reading import (calibrate, expected_calibration_error, fit_temperature, inspect, inspect_prepared,
-                              read)
+from digitnet.reading import (GEOMETRY, calibrate, expected_calibration_error, fit_temperature, inspect,
+                              inspect_prepared, read)
+
+
+STATIC = Path(str(resources.files("digitnet.serve") / "static"))
 
 
 def geometry(grey):
@@ -49,6 +54,48 @@ def test_a_face_is_not_digit_like():
     face = synth.draw([ring, [(0.33, 0.35)], [(0.66, 0.35)], [(0.3, 0.7), (0.5, 0.8), (0.7, 0.7)]], width=12,
                       box=(40, 40, 240, 240))
     assert geometry(face) == "not_digit_like"
+
+
+def test_hollow_digits_pass_the_geometry():
+    """Outline (hollow) strokes, as outline fonts draw them: the insides of the strokes are not loops,
+    and the inner outline of a 0 is not a mark inside a loop."""
+    for d in range(10):
+        assert geometry(synth.digit(d, box=(60, 40, 200, 240), width=24, hollow=3)) is None, d
+
+
+def test_a_double_line_digit_passes_the_geometry():
+    """A digit gone over twice with a slight offset (a sketchy hand): thin gaps between the lines."""
+    for d in (0, 3, 8):
+        strokes = synth.DIGIT_STROKES[d]
+        offset = [[(x + 0.03, y + 0.02) for x, y in stroke] for stroke in strokes]
+        assert geometry(synth.draw(strokes + offset, box=(60, 40, 200, 240), width=5)) is None, d
+
+
+def test_the_browsers_geometry_agrees_with_pythons(mnist):
+    """digitnet.js (the page without a server) gives the same reason as :func:`inspect` on the same
+    work-scale ink: digits, hollow digits, doodles, letters, pairs, dots and MNIST digits."""
+    rng = np.random.default_rng(3)
+    fonts = synth.matplotlib_fonts()
+    pictures = [synth.digit(d, box=(60, 40, 200, 240), width=float(w), hollow=float(h))
+                for d in range(10) for w, h in ((6, 0), (24, 3))]
+    pictures += [synth.draw(synth.doodle(rng), width=float(rng.uniform(6, 26)), box=(40, 40, 240, 240)) for _ in range(40)]
+    pictures += [synth.text(c, fonts[rng.integers(len(fonts))], rng, hollow=bool(rng.random() < 0.5))
+                 for c in synth.NOT_DIGIT_LIKE[:30]]
+    pictures += [np.minimum(synth.digit(a, box=(20, 60, 120, 220)), synth.digit(b, box=(150, 60, 260, 220)))
+                 for a, b in ((3, 8), (1, 7), (0, 0))]
+    pictures += [synth.draw([[(0.5, 0.5)]], box=(100, 100, 120, 120))]
+    pictures += list(mnist.train.images[:60] / np.float32(255))
+    works = [crop_to_work_scale(find_ink(p)) for p in pictures]
+    expected = [inspect(w) for w in works]
+    script = ("globalThis.window = globalThis; require(process.argv[1]); let s = '';"
+              "process.stdin.on('data', (c) => s += c).on('end', () => { const { C, works } = JSON.parse(s);"
+              "console.log(JSON.stringify(works.map((w) => Digitnet.inspect({ w: w.w, h: w.h, d: Float32Array.from(w.d) }, C)))); });")
+    payload = json.dumps({"C": GEOMETRY, "works": [{"w": w.shape[1], "h": w.shape[0], "d": w.ravel().tolist()} for w in works]})
+    done = subprocess.run(["node", "-e", script, str(STATIC / "digitnet.js")], input=payload, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == expected
+    assert {None, "not_digit_like", "several_marks", "too_small"} <= set(expected)  # every rule was exercised
 
 
 def test_geometry_refuses_almost_no_mnist_digit(mnist):

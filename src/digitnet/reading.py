@@ -43,9 +43,14 @@ MAX_ASPECT = 2.5  # wider than 2.5x its height (and thin): a dash
 MIN_PIECE = 0.08  # a connected piece with less than 8% of the ink is a detail (a dot, a serif), not a mark
 MIN_MARK_HEIGHT = 0.4  # two pieces side by side, each at least 40% as tall as the whole: two marks
 MAX_OVERLAP = 0.2  # ... whose column ranges overlap by less than 20% of the narrower one
-MAX_HOLES = 2  # an 8 has two loops; more is not a digit
+MAX_LOOPS = 2  # an 8 has two loops; more is not a digit
 MIN_HOLE = 20  # pixels at the work scale: smaller enclosed gaps are ink texture, not loops
-MAX_PIECES = 4  # connected pieces with at least MIN_SIGNIFICANT of the ink: a sun with rays, a scatter of marks
+MIN_LOOP = 0.5  # stroke widths: an enclosed gap with no point farther than this from the ink is the inside of
+#                 an outline (hollow) stroke or a double line, not a loop; ...
+ROUNDNESS = 0.25  # ... nor is one long and thin: no point farther than 0.25 sqrt(area) from the ink (a round
+#                   loop has points about 0.56 sqrt(area) away; the inside of a hollow stroke, far fewer)
+MAX_PIECES = 4  # pieces (joined across gaps under half a stroke) with at least MIN_SIGNIFICANT of the ink:
+#                 a sun with rays, a scatter of marks
 MIN_SIGNIFICANT = 0.03
 #: the words for each reason a picture is not read as a digit
 REASON_WORDS = {"blank": "nothing drawn", "too_small": "too small to read: draw it bigger",
@@ -53,8 +58,8 @@ REASON_WORDS = {"blank": "nothing drawn", "too_small": "too small to read: draw 
                 "not_digit_like": "that doesn't look like a digit"}
 #: everything the geometry rules depend on (the browser's copy of them, digitnet export --web, reads these)
 GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT, "MIN_PIECE": MIN_PIECE,
-            "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_HOLES": MAX_HOLES, "MIN_HOLE": MIN_HOLE,
-            "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT}
+            "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_LOOPS": MAX_LOOPS, "MIN_HOLE": MIN_HOLE,
+            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT}
 
 
 @dataclass(frozen=True)
@@ -125,13 +130,20 @@ def inspect(work: np.ndarray) -> str | None:
         return "not_digit_like"
     if _side_by_side(mask, width):
         return "several_marks"
-    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask) else None
+    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width) else None
 
 
-def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
+def _joined(mask: np.ndarray, width: float) -> np.ndarray:
+    """The ink joined across gaps under half a stroke width (a broken line is one mark)."""
+    return ndimage.binary_dilation(mask, iterations=max(1, int(width / 4)))
+
+
+def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float) -> bool:
     """More than two loops, a mark inside a loop (eyes in a face), or many separate pieces:
-    none of these happens in a digit (checked on MNIST: tests/test_reading.py)."""
-    pieces, count = ndimage.label(mask)
+    none of these happens in a digit (checked on MNIST: tests/test_reading.py). Pieces are
+    joined across gaps under half a stroke width, so a faint or broken line is one piece."""
+    pieces, count = ndimage.label(_joined(mask, width))
+    pieces[~mask] = 0
     areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
     significant = np.flatnonzero(areas >= MIN_SIGNIFICANT * areas.sum())
     if len(significant) > MAX_PIECES:
@@ -139,14 +151,20 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
     holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
     if n_holes == 0:
         return False
-    hole_areas = ndimage.sum_labels(np.ones_like(mask), holes, index=np.arange(1, n_holes + 1))
-    if np.count_nonzero(hole_areas >= MIN_HOLE) > MAX_HOLES:
+    index = np.arange(1, n_holes + 1)
+    hole_areas = ndimage.sum_labels(np.ones_like(mask), holes, index=index)
+    farthest = ndimage.maximum(ndimage.distance_transform_cdt(~mask, metric="taxicab"), holes, index=index)
+    reach = np.maximum(1, np.maximum(MIN_LOOP * width, ROUNDNESS * np.sqrt(hole_areas)).astype(int))
+    loops = (hole_areas >= MIN_HOLE) & (farthest > reach)
+    if np.count_nonzero(loops) > MAX_LOOPS:
         return True
     # a piece of ink that sits inside a loop of another piece: filling the other piece's holes covers it
+    # (unless it is a ring itself: the inner outline of a hollow 0)
     for i in significant if len(significant) > 1 else ():  # one piece (most digits): nothing sits inside another
         piece = pieces == i + 1
         others = mask & ~piece
-        if np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
+        ring = np.count_nonzero(ndimage.binary_fill_holes(piece)) - np.count_nonzero(piece) >= MIN_HOLE
+        if not ring and np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
             return True
     return False
 
@@ -154,8 +172,7 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray) -> bool:
 def _side_by_side(mask: np.ndarray, width: float) -> bool:
     """Two big connected pieces next to each other, not one above the other (joined across gaps under
     half a stroke width)."""
-    joined = ndimage.binary_dilation(mask, iterations=max(1, int(width / 4)))
-    labels, count = ndimage.label(joined)
+    labels, count = ndimage.label(_joined(mask, width))
     if count < 2:
         return False
     areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))

@@ -40,20 +40,24 @@ DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
 
 
 def draw(strokes, *, size=(280, 280), box=(0, 0, 280, 280), width: float = 21.0, dark_on_light: bool = True,
-         background: float | None = None) -> np.ndarray:
-    """Strokes (lists of unit-box points) drawn into ``box`` (x0, y0, x1, y1) of a canvas with a round brush."""
+         background: float | None = None, hollow: float = 0.0) -> np.ndarray:
+    """Strokes (lists of unit-box points) drawn into ``box`` (x0, y0, x1, y1) of a canvas with a round brush;
+    ``hollow`` > 0 draws only the strokes' outlines, that many pixels thick (like an outline font)."""
     scale = 4  # drawn large, then reduced: anti-aliased like a canvas
     paper, ink = (255, 0) if dark_on_light else (0, 255)
-    img = Image.new("L", (size[0] * scale, size[1] * scale), paper if background is None else int(background * 255))
+    background = paper if background is None else int(background * 255)
+    img = Image.new("L", (size[0] * scale, size[1] * scale), background)
     pen = ImageDraw.Draw(img)
     x0, y0, x1, y1 = box
-    r = width * scale / 2
-    for stroke in strokes:
-        points = [((x0 + x * (x1 - x0)) * scale, (y0 + y * (y1 - y0)) * scale) for x, y in stroke]
-        if len(points) > 1:
-            pen.line(points, fill=ink, width=max(1, round(width * scale)), joint="curve")
-        for px, py in points:
-            pen.ellipse((px - r, py - r, px + r, py + r), fill=ink)
+    units = [[((x0 + x * (x1 - x0)) * scale, (y0 + y * (y1 - y0)) * scale) for x, y in stroke] for stroke in strokes]
+    passes = [(width, ink)] + ([(width - 2 * hollow, background)] if 0 < 2 * hollow < width else [])
+    for brush, colour in passes:  # a hollow stroke: the ink, then its inside in paper
+        r = brush * scale / 2
+        for points in units:
+            if len(points) > 1:
+                pen.line(points, fill=colour, width=max(1, round(brush * scale)), joint="curve")
+            for px, py in points:
+                pen.ellipse((px - r, py - r, px + r, py + r), fill=colour)
     img = img.resize(size, Image.Resampling.BOX)
     return np.asarray(img, dtype=np.float32) / 255
 
@@ -202,9 +206,10 @@ def handwriting_fonts() -> dict[str, list[Path]]:
     return found
 
 
-def text(chars: str, font: Path, rng: np.random.Generator, *, canvas: int | None = None) -> np.ndarray:
+def text(chars: str, font: Path, rng: np.random.Generator, *, canvas: int | None = None,
+         hollow: bool = False) -> np.ndarray:
     """``chars`` rendered from ``font`` with a random size, position, slant, stroke width, canvas size,
-    and dark-on-light or light-on-dark paper."""
+    and dark-on-light or light-on-dark paper; ``hollow``: only the glyphs' outlines, like an outline font."""
     canvas = canvas or int(rng.integers(64, 320))
     size = max(8, int(canvas * rng.uniform(0.3, 0.7)))
     face = ImageFont.truetype(str(font), size)
@@ -212,10 +217,10 @@ def text(chars: str, font: Path, rng: np.random.Generator, *, canvas: int | None
     paper, ink = (255, 0) if light_paper else (0, 255)
     img = Image.new("L", (canvas * 2, canvas * 2), paper)
     pen = ImageDraw.Draw(img)
-    stroke = int(rng.integers(0, max(1, size // 25) + 1))
+    stroke = int(rng.integers(1, max(1, size // 30) + 2)) if hollow else int(rng.integers(0, max(1, size // 25) + 1))
     x0, y0, x1, y1 = pen.textbbox((0, 0), chars, font=face, stroke_width=stroke)
     pos = (canvas - (x0 + x1) / 2 + rng.uniform(-0.2, 0.2) * canvas, canvas - (y0 + y1) / 2 + rng.uniform(-0.2, 0.2) * canvas)
-    pen.text(pos, chars, font=face, fill=ink, stroke_width=stroke, stroke_fill=ink)
+    pen.text(pos, chars, font=face, fill=paper if hollow else ink, stroke_width=stroke, stroke_fill=ink)
     slant = rng.uniform(-0.3, 0.3)
     img = img.transform(img.size, Image.Transform.AFFINE, (1, slant, -slant * canvas, 0, 1, 0),
                         resample=Image.Resampling.BILINEAR, fillcolor=paper)

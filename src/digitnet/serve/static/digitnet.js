@@ -232,7 +232,7 @@
   }
 
   function sideBySide(m, width, C) {
-    const { labels, count } = label(dilate(m, Math.max(1, Math.trunc(width / 4))));
+    const { labels, count } = label(joined(m, width));
     if (count < 2) return false;
     const areas = new Float64Array(count), boxes = [];
     for (let k = 0; k < count; k++) boxes.push({ top: Infinity, bottom: -1, left: Infinity, right: -1 });
@@ -257,27 +257,57 @@
     return false;
   }
 
-  function loopsAndPiecesUnlikeADigit(m, C) {
-    const { labels, count } = label(m);
-    const areas = new Float64Array(count + 1);
+  function taxicab(m) {                  // scipy distance_transform_cdt(~m, "taxicab"): steps to the nearest ink
+    const { w, h, d } = m, out = new Float64Array(d.length);
+    for (let i = 0; i < d.length; i++) out[i] = d[i] ? 0 : Infinity;
+    for (let i = 0; i < d.length; i++) {
+      const x = i % w;
+      if (x > 0) out[i] = Math.min(out[i], out[i - 1] + 1);
+      if (i >= w) out[i] = Math.min(out[i], out[i - w] + 1);
+    }
+    for (let i = d.length - 1; i >= 0; i--) {
+      const x = i % w;
+      if (x < w - 1) out[i] = Math.min(out[i], out[i + 1] + 1);
+      if (i + w < d.length) out[i] = Math.min(out[i], out[i + w] + 1);
+    }
+    return out;
+  }
+
+  function joined(m, width) { return dilate(m, Math.max(1, Math.trunc(width / 4))); }  // across gaps under half a stroke
+
+  function loopsAndPiecesUnlikeADigit(m, width, C) {
+    const n = m.d.length, count = (d) => d.reduce((a, v) => a + v, 0);
+    const { labels, count: pieces } = label(joined(m, width));  // pieces joined across gaps under half a stroke
+    for (let i = 0; i < n; i++) if (!m.d[i]) labels[i] = 0;
+    const areas = new Float64Array(pieces + 1);
     for (const k of labels) if (k) areas[k]++;
-    const total = areas.reduce((a, b) => a + b, 0);
-    const significant = [];
-    for (let k = 1; k <= count; k++) if (areas[k] >= C.MIN_SIGNIFICANT * total) significant.push(k);
+    const ink = count(m.d), significant = [];
+    for (let k = 1; k <= pieces; k++) if (areas[k] >= C.MIN_SIGNIFICANT * ink) significant.push(k);
     if (significant.length > C.MAX_PIECES) return true;
     const filled = fillHoles(m);
     const holes = label({ w: m.w, h: m.h, d: Uint8Array.from(filled.d, (v, i) => (v && !m.d[i] ? 1 : 0)) });
     if (holes.count === 0) return false;
-    const holeAreas = new Float64Array(holes.count + 1);
-    for (const k of holes.labels) if (k) holeAreas[k]++;
-    if (holeAreas.filter((a, k) => k > 0 && a >= C.MIN_HOLE).length > C.MAX_HOLES) return true;
+    const holeAreas = new Float64Array(holes.count + 1), farthest = new Float64Array(holes.count + 1);
+    const distance = taxicab(m);
+    for (let i = 0; i < n; i++) {
+      const k = holes.labels[i];
+      if (k) { holeAreas[k]++; farthest[k] = Math.max(farthest[k], distance[i]); }
+    }
+    let loops = 0;                       // round holes with a point farther than MIN_LOOP strokes from the ink
+    for (let k = 1; k <= holes.count; k++) {
+      const reach = Math.max(1, Math.trunc(Math.max(C.MIN_LOOP * width, C.ROUNDNESS * Math.sqrt(holeAreas[k]))));
+      if (holeAreas[k] >= C.MIN_HOLE && farthest[k] > reach) loops++;
+    }
+    if (loops > C.MAX_LOOPS) return true;
     if (significant.length < 2) return false;
-    for (const k of significant) {       // a piece inside a loop of the others (eyes in a face)
+    for (const k of significant) {       // a piece inside a loop of the others (eyes in a face), not itself a ring
+      const piece = { w: m.w, h: m.h, d: Uint8Array.from(labels, (v) => (v === k ? 1 : 0)) };
+      if (count(fillHoles(piece).d) - areas[k] >= C.MIN_HOLE) continue;
       const others = { w: m.w, h: m.h, d: Uint8Array.from(m.d, (v, i) => (v && labels[i] !== k ? 1 : 0)) };
       if (!others.d.some((v) => v)) continue;
       const cover = fillHoles(others);
       let inside = true;
-      for (let i = 0; i < labels.length && inside; i++) if (labels[i] === k && !cover.d[i]) inside = false;
+      for (let i = 0; i < n && inside; i++) if (labels[i] === k && !cover.d[i]) inside = false;
       if (inside) return true;
     }
     return false;
@@ -290,7 +320,7 @@
     if (Math.max(work.w, work.h) < C.MIN_SIZE_IN_STROKES * width) return "too_small";
     if (work.w > C.MAX_ASPECT * work.h && work.h < 2 * width) return "not_digit_like";
     if (sideBySide(m, width, C)) return "several_marks";
-    return loopsAndPiecesUnlikeADigit(m, C) ? "not_digit_like" : null;
+    return loopsAndPiecesUnlikeADigit(m, width, C) ? "not_digit_like" : null;
   }
 
   // ---- the network and the verdict ----
@@ -385,5 +415,5 @@
     return { ...spec, layers };
   }
 
-  global.Digitnet = { read, greyFromCanvas, loadModel, logits };
+  global.Digitnet = { read, inspect, greyFromCanvas, loadModel, logits };
 })(window);
