@@ -197,8 +197,12 @@ def read(model, picture: np.ndarray, *, prepared: bool = False, name: str = "ima
     except BlankImage:
         k = model.sizes[-1]
         return Reading("not_a_digit", None, 1 / k, np.full(k, 1 / k), "blank", image=np.zeros((28, 28), np.float32))
-    image = np.asarray(picture, np.float32) if prepared else place(normalize_stroke(work))
-    return decide(model, image[None], [inspect(work)])[0]
+    reason = inspect(work)
+    if prepared:
+        image = np.asarray(picture, np.float32)
+    else:  # a dot has no strokes to bring to MNIST's width (and thinning it would take a brush as big as itself)
+        image = place(work if reason == "too_small" else normalize_stroke(work))
+    return decide(model, image[None], [reason])[0]
 
 
 def decide(model, images: np.ndarray, reasons: list[str | None]) -> list[Reading]:

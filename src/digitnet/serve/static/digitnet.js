@@ -387,8 +387,9 @@
       return answer(model, { verdict: "not_a_digit", label: null, confidence: 1 / k, probabilities: Array(k).fill(1 / k),
         reason: "blank", candidates: [], image: Array(784).fill(0) });
     }
-    const work = scaled(crop(ink, C.INK_THRESHOLD), C.WORK);
-    return decide(model, place(normalizeStroke(work, C)), inspect(work, C));
+    const work = scaled(crop(ink, C.INK_THRESHOLD), C.WORK), reason = inspect(work, C);
+    // a dot has no strokes to bring to MNIST's width (and thinning it would take a brush as big as itself)
+    return decide(model, place(reason === "too_small" ? work : normalizeStroke(work, C)), reason);
   }
 
   function greyFromCanvas(canvas) {      // what Pillow's convert("L") gives for the canvas's PNG
