@@ -36,7 +36,7 @@ PUBLISHED = [
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--recipes", default="best,tiny-best")
+    parser.add_argument("--recipes", default="fast99,best,tiny-best")
     args = parser.parse_args()
     data = datasets.load("mnist")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -46,7 +46,9 @@ def main():
         runs = []
         for seed in seeds:
             result = train(RECIPES[name].updated(seed=seed), data)
+            last = result.metadata["history"]["records"][-1]
             runs.append({"seed": seed, "test_accuracy": result.metadata["test_accuracy"],
+                         "validation_accuracy": last.get("val_accuracy"),
                          "train_seconds": result.metadata["train_seconds"], "date": time.strftime("%Y-%m-%d")})
             print(f"{name} seed {seed}: {runs[-1]['test_accuracy'] * 100:.2f}% in {runs[-1]['train_seconds']:.1f} s", flush=True)
         results[name] = {"runs": runs, "mean_accuracy": statistics.fmean(r["test_accuracy"] for r in runs),

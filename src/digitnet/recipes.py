@@ -48,6 +48,12 @@ RECIPES: dict[str, TrainConfig] = {
         elastic_alpha=30.0, elastic_sigma=5.0, seed=0,
         description="Best: 784-1024-1024-10 ReLU, dropout 0.2, random affine + elastic distortions, "
                     "Adam one-cycle, batch 128, 60 epochs (under 10 minutes on 2 cores)."),
+    "fast99": TrainConfig(
+        hidden=(512, 512), activation="relu", epochs=22, batch_size=128, optimizer="adam", lr=1e-3,
+        schedule="onecycle", dropout=0.2, shift=2.0, rotate=10.0, scale=0.1, shear=5.0, validation=0.1, seed=0,
+        description="The fast road to 99%: 784-512-512-10 ReLU, dropout 0.2, random affine distortions (no "
+                    "elastic: it costs more than it gives in two minutes), Adam one-cycle, batch 128, 22 epochs "
+                    "(about 100 s on 2 cores); calibrated on a 10% validation split."),
     "tiny-best": TrainConfig(
         hidden=(16, 16), activation="tanh", epochs=50, batch_size=128, optimizer="adam", lr=5e-3,
         schedule="onecycle", shift=1.5, rotate=10.0, scale=0.1, seed=0,
