@@ -94,7 +94,7 @@ class Augment:
                 rows = (field.reshape(n * side, side) @ gT).reshape(n, side, side)
                 smooth = (rows.transpose(0, 2, 1).reshape(n * side, side) @ gT).reshape(n, side, side).transpose(0, 2, 1)
                 src += f32(self.elastic_alpha) * smooth
-        out = _bilinear(images.reshape(n, side, side), src_y, src_x)
+        out = bilinear(images.reshape(n, side, side), src_y, src_x)
         if self.thickness:
             out = _thicken(out, rng.uniform(-self.thickness, self.thickness, n).astype(out.dtype))
         return out.reshape(n, d).astype(images.dtype, copy=False)
@@ -116,7 +116,7 @@ def _thicken(images: np.ndarray, amount: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bilinear(images: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
+def bilinear(images: np.ndarray, src_y: np.ndarray, src_x: np.ndarray) -> np.ndarray:
     """Sample ``images`` (n, h, w) at fractional coordinates, zero outside."""
     n, h, w = images.shape
     padded = np.zeros((n, h + 2, w + 2), images.dtype)

@@ -89,6 +89,8 @@ def add_setting_flags(parser, names=None, *, default=None) -> None:
             groups[spec["group"]] = parser if spec["group"] == "training" else parser.add_argument_group(
                 "augmentation (random distortions of each training batch)")
         kwargs = {"choices": spec["choices"]} if spec["choices"] else {"type": _setting(name)}
+        if spec["kind"] is bool:
+            kwargs = {"action": argparse.BooleanOptionalAction}
         metavar = {"sizes": "SIZES", "batch": "N|full"}.get(spec["kind"])
         groups[spec["group"]].add_argument(f"--{name.replace('_', '-')}", default=default, metavar=metavar,
                                            help=spec["help"], **kwargs)
@@ -453,8 +455,9 @@ def cmd_export(args) -> int:
         print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
               file=sys.stderr)
     if args.web is not None:
-        from .export.web import export_web
+        from .export.web import check_model, export_web
 
+        check_model(model)  # before the folder is made
         check_output_dir(args.web, "--web")
         size = export_web(model, args.web)
         print(f"draw page written to {args.web}/ ({size:,} bytes; open {args.web / 'index.html'})", file=sys.stderr)

@@ -41,12 +41,13 @@ class MiniBatches:
         self.order = order
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """The i-th batch of this epoch (rows, labels), augmented if asked."""
+        """The i-th batch of this epoch (rows, labels), augmented if asked (and then prepared for the
+        model: with augmentation, ``X`` holds the pixels; without, rows already prepared)."""
         rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
         idx = self.order[rows] if self.order is not None else rows
         xb = self.X[idx]
         if self.augment is not None:
-            xb = self.augment(xb, np.random.default_rng([self.augment_seed, self.epoch, i]))
+            xb = self.model.prepare(self.augment(xb, np.random.default_rng([self.augment_seed, self.epoch, i])))
         return xb, self.y[idx]
 
     def gradient(self, i: int, rng: np.random.Generator, sums: dict, *, metrics: bool) -> float:

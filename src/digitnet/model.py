@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import initializers
+from .data.deskew import deskew as deskew_images
 from .errors import UsageError
 from .layers import Activation, Dense, Dropout, check_activation
 from .losses import softmax
@@ -42,17 +43,20 @@ class MLP:
         seeds a RandomState, as ``np.random.seed`` does, without touching global state.
     dropout : probability of dropping each hidden unit while training.
     dtype : float32 (default) or float64.
+    deskew : whether the network reads deskewed pixels (:func:`digitnet.data.deskew.deskew`): its
+        input preparation, :meth:`prepare`, which the inference methods apply themselves.
 
     ``metadata`` is a dict of facts about the model that a model file records (the
     training config, dataset, test accuracy...); empty for a new model.
 
-    Training uses :meth:`forward` and :meth:`backward`, which reuse buffers (a result is
+    Training uses :meth:`forward` and :meth:`backward` on prepared inputs (:meth:`prepare`;
+    :func:`~digitnet.training.fit` prepares them), which reuse buffers (a result is
     valid until the next call). Inference (:meth:`predict_proba`, :meth:`predict`) computes
     into new arrays and keeps no state, so several threads may call it at once.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, init: str = "auto", rng=0,
-                 dropout: float = 0.0, dtype="float32"):
+                 dropout: float = 0.0, dtype="float32", deskew: bool = False):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise UsageError(f"layer sizes {sizes} are invalid: expected at least an input and an output size, all >= 1")
@@ -60,6 +64,9 @@ class MLP:
         self.activation = check_activation(activation)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
+        self.deskew = bool(deskew)
+        if self.deskew and round(sizes[0] ** 0.5) ** 2 != sizes[0]:
+            raise UsageError(f"deskew needs square images as input, {sizes[0]} is not a square number of pixels")
         self.init = initializers.resolve(init, activation)
         self.metadata: dict = {}
         rng = _generator(rng, self.init)
@@ -115,13 +122,17 @@ class MLP:
         for layer in reversed(self.layers):
             d = layer.backward(d, accumulate=accumulate)
 
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        """The network's input from pixels (n_samples, n_inputs): deskewed if the model deskews, else ``X``."""
+        return deskew_images(X) if self.deskew else X
+
     def logits(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Logits (n_samples, n_classes) in a new array, computed in batches without touching
         the training buffers: safe from several threads at once."""
         X = self._check_input(X)
         out = np.empty((len(X), self.sizes[-1]), self.dtype)
         for start in range(0, len(X), batch_size):
-            x = X[start:start + batch_size]
+            x = self.prepare(X[start:start + batch_size])
             for layer in self.layers:
                 x = layer.apply(x)
             out[start:start + batch_size] = x
@@ -150,7 +161,8 @@ class MLP:
 
     def config(self) -> dict:
         """What rebuilds this architecture: ``MLP(**model.config())``."""
-        return {"sizes": self.sizes, "activation": self.activation, "dropout": self.dropout, "dtype": self.dtype.name}
+        return {"sizes": self.sizes, "activation": self.activation, "dropout": self.dropout, "dtype": self.dtype.name,
+                "deskew": self.deskew}
 
     def __repr__(self) -> str:
         return f"MLP({self.sizes}, {self.activation!r}, dtype={self.dtype.name})"

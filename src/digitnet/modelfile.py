@@ -4,7 +4,7 @@ Metadata (string values, as safetensors requires):
 
 ``format``          "digitnet-model"
 ``format_version``  "2"
-``model``           JSON: ``MLP.config()`` (sizes, activation, dropout, dtype)
+``model``           JSON: ``MLP.config()`` (sizes, activation, dropout, dtype, deskew)
 ``sha256``          SHA-256 over every tensor's name, dtype, shape and bytes, then every other
                     metadata entry: a file changed in any way after it was written fails
 ``digitnet``        JSON: anything else (recipe, config, seed, metrics, training time, dataset),
@@ -163,6 +163,9 @@ def model_from(config, tensors: dict[str, np.ndarray], path: Path) -> MLP:
         raise ModelFileError(f"{path}: unsupported dtype {dtype!r} (expected float32 or float64)")
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ModelFileError(f"{path}: dropout {dropout!r} is invalid (expected 0 <= p < 1)")
+    deskew = config.get("deskew", False)  # files written before deskewing existed do not say
+    if not isinstance(deskew, bool) or (deskew and round(sizes[0] ** 0.5) ** 2 != sizes[0]):
+        raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected true or false, true only for square images)")
     expected = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
         expected[f"W{i}"], expected[f"b{i}"] = (fan_in, fan_out), (fan_out,)
@@ -179,7 +182,7 @@ def model_from(config, tensors: dict[str, np.ndarray], path: Path) -> MLP:
         if not np.isfinite(t).all():
             raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
     try:
-        model = MLP(sizes, activation, dropout=float(dropout), dtype=dtype, rng=0)
+        model = MLP(sizes, activation, dropout=float(dropout), dtype=dtype, rng=0, deskew=deskew)
     except UsageError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
     model.set_params(tensors)

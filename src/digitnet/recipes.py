@@ -97,7 +97,7 @@ OPTIMIZERS = {
 def build(config: TrainConfig, n_inputs: int, n_classes: int, steps_per_epoch: int):
     """The model and optimizer (with its schedule) that ``config`` describes."""
     model = MLP([n_inputs, *config.hidden, n_classes], config.activation, init=config.init,
-                rng=config.seed, dropout=config.dropout, dtype=config.dtype)
+                rng=config.seed, dropout=config.dropout, dtype=config.dtype, deskew=config.deskew)
     schedule = SCHEDULE_BUILDERS[config.schedule](config, steps_per_epoch)
     return model, OPTIMIZERS[config.optimizer](config, schedule)
 

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import parallel
 from .errors import UsageError
 from .fullbatch import FullBatch
 from .minibatch import MiniBatches
@@ -169,9 +170,14 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     augment : a :class:`digitnet.augment.Augment` applied to every training batch (mini-batch
         training only), drawn from ``(augment_seed, epoch, step)``.
 
+    ``X`` holds pixels: the model's input preparation (:meth:`~digitnet.model.MLP.prepare`,
+    deskewing) is applied to them once, or to each batch after its distortions, and to the
+    validation rows; its time counts in the epochs' seconds.
+
     Raises :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite,
     before anything is checkpointed.
     """
+    preparing = time.perf_counter()
     batches = _batches(model, X, y, batch_size, shuffle=shuffle, augment=augment, augment_seed=augment_seed,
                        label_smoothing=label_smoothing, batch_metrics=batch_metrics or {})
     if epochs < 0 or log_every < 1:
@@ -179,10 +185,11 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     resume, decay = resume or Resume(epoch=0), getattr(optimizer, "weight_decay", 0.0)
     history = resume.history
-    state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
-                       batches.n_labelled, epoch=resume.epoch, seconds=resume.seconds)
     if validation is not None:
-        validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
+        validation = (model.prepare(np.ascontiguousarray(validation[0], dtype=model.dtype)), np.asarray(validation[1]))
+    state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
+                       batches.n_labelled, epoch=resume.epoch,
+                       seconds=resume.seconds + time.perf_counter() - preparing)  # preparing the inputs counts
     for cb in callbacks:
         cb.on_train_begin(state)
     try:
@@ -231,10 +238,13 @@ def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_s
     n = len(X)
     if n == 0 or len(y) != n:
         raise UsageError(f"need as many labels as samples and at least one sample, got {n} samples and {len(y)} labels")
-    if batch_size is None or batch_size >= n:
-        return FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics)
-    if int(batch_size) < 1:
+    full = batch_size is None or batch_size >= n
+    if not full and int(batch_size) < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
+    if model.deskew and (full or augment is None or augment.identity):  # the same rows every epoch: prepared once
+        X = parallel.map_chunks(lambda rows, _: model.prepare(rows), X, np.random.default_rng(0))
+    if full:
+        return FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics)
     return MiniBatches(model, X, y, int(batch_size), shuffle=shuffle, augment=augment, augment_seed=augment_seed,
                        label_smoothing=label_smoothing, batch_metrics=batch_metrics)
 

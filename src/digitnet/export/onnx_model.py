@@ -73,6 +73,9 @@ def to_onnx(model, *, dtype: str | None = None):
 
     ``dtype``: ``"float32"`` or ``"float64"`` for the graph's numbers (default: the model's own).
     """
+    if model.deskew:
+        raise UsageError("this model deskews its input (trained with --deskew), which the ONNX graph does not do "
+                         "yet: export a model trained without --deskew")
     onnx, helper, numpy_helper = _require_onnx()
     dtype = np.dtype(dtype or model.dtype)
     if dtype not in (np.float32, np.float64):

@@ -27,10 +27,18 @@ from ..reading import GEOMETRY, REASON_WORDS, Calibration
 PAGE_FILES = ("style.css", "app.js", "digitnet.js", "favicon.svg")
 
 
-def model_script(model) -> str:
-    """``model.js``: ``window.DIGITNET_MODEL = {...}``."""
+def check_model(model) -> None:
+    """Refuse a model the page cannot run (UsageError)."""
     if model.sizes[0] != 784:
         raise UsageError(f"the draw page needs a model of 28x28 = 784 inputs, this one takes {model.sizes[0]}")
+    if model.deskew:
+        raise UsageError("this model deskews its input (trained with --deskew), which the page without a server "
+                         "does not do yet: export a model trained without --deskew, or use `digitnet serve`")
+
+
+def model_script(model) -> str:
+    """``model.js``: ``window.DIGITNET_MODEL = {...}``."""
+    check_model(model)
     weights = b"".join(np.ascontiguousarray(p, dtype="<f4").tobytes() for p in model.params.values())
     cal = Calibration.of(model)
     meta = model.metadata
@@ -63,11 +71,11 @@ def page_html() -> str:
 
 def export_web(model, directory: str | Path) -> int:
     """Write the page's folder into ``directory`` (created if needed); returns its size in bytes."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     static = resources.files("digitnet.serve") / "static"
     files = {"index.html": page_html().encode(), "model.js": model_script(model).encode(),
              **{name: (static / name).read_bytes() for name in PAGE_FILES}}
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         atomic_write_bytes(directory / name, data)
     return sum(len(data) for data in files.values())
