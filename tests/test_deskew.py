@@ -73,11 +73,41 @@ def test_deskewing_helps_the_default_recipe_on_its_validation_split(mnist):
     assert scores[True] >= 0.975 and scores[True] > scores[False]
 
 
-def test_exports_refuse_a_deskewing_model_clearly(tmp_path, capsys):
-    path = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10], deskew=True))
-    for flag, out in (("--web", "web"), ("--onnx", "m.onnx")):
-        with pytest.raises(SystemExit) as exit_:
-            main(["export", str(path), flag, str(tmp_path / out)])
-        assert exit_.value.code == 2
-        assert "deskew" in capsys.readouterr().err
-        assert not (tmp_path / out).exists()
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_onnx_graph_deskews_like_the_model(mnist, dtype):
+    import onnxruntime as ort
+
+    from digitnet.export.onnx_model import to_onnx
+    model = MLP([784, 64, 10], "relu", deskew=True, dtype=dtype, rng=1)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    X = (mnist.test.images[:2000].reshape(2000, -1) / 255).astype(dtype)
+    X[0] = 0  # a blank image too
+    probabilities, labels = session.run(None, {"pixels": X})
+    expected = model.predict_proba(X)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    np.testing.assert_array_equal(labels, expected.argmax(axis=1))
+
+
+def test_the_browser_deskews_like_the_model(mnist, tmp_path):
+    """digitnet.js (the page without a server) under node: the same deskewed pixels and logits."""
+    import json
+    import subprocess
+    from importlib import resources
+
+    from digitnet.export.web import model_script
+    model = MLP([784, 32, 10], "relu", deskew=True, rng=2)
+    X = mnist.test.images[:40].reshape(40, -1) / np.float32(255)
+    (tmp_path / "model.js").write_text(model_script(model))
+    script = ("globalThis.window = globalThis; globalThis.atob = (s) => Buffer.from(s, 'base64').toString('binary');"
+              "require(process.argv[1]); require(process.argv[2]); let s = '';"
+              "process.stdin.on('data', (c) => s += c).on('end', () => { const xs = JSON.parse(s);"
+              "const model = Digitnet.loadModel(window.DIGITNET_MODEL);"
+              "console.log(JSON.stringify(xs.map((x) => [Array.from(Digitnet.deskew(Float32Array.from(x), model.constants)),"
+              "Array.from(Digitnet.logits(model, Float32Array.from(x)))]))); });")
+    static = resources.files("digitnet.serve") / "static"
+    done = subprocess.run(["node", "-e", script, str(tmp_path / "model.js"), str(static / "digitnet.js")],
+                          input=json.dumps(X.tolist()), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    np.testing.assert_allclose(np.array([a[0] for a in answers]), deskew(X), atol=1e-6)
+    np.testing.assert_allclose(np.array([a[1] for a in answers]), model.logits(X), atol=1e-4)

@@ -55,8 +55,7 @@ class TrainConfig:
     warmup_epochs: float = setting(0.0, "linear warm-up (cosine schedule)", label="warm-up", min=0, max=1_000_000)
     dropout: float = setting(0.0, "dropout probability on hidden units", min=0, below=1)
     deskew: bool = setting(False, "deskew every image before the network (its slant removed, its centre of mass "
-                           "centred); part of the model, so reading and evaluation do it too (the ONNX and "
-                           "web exports do not take such models yet)")
+                           "centred); part of the model, so reading, evaluation and the exports do it too")
     label_smoothing: float = setting(0.0, "label smoothing ε", label="label smoothing", min=0, below=1)
     validation: float = setting(0.0, "fraction of the training set held out for validation",
                                 label="validation fraction", min=0, below=1)

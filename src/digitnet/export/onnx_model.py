@@ -7,6 +7,9 @@ what :meth:`digitnet.MLP.predict_proba` computes::
     logits -> Softmax -> probabilities [N, classes]
     logits -> ArgMax  -> label [N] (int64)
 
+A model that deskews (``--deskew``) has the deskewing in front: its moments (MatMul), its
+slant and centre, and a bilinear GridSample at the sheared coordinates.
+
 The input is already prepared (a 28x28 picture cropped, scaled and centred like MNIST's, in
 [0, 1], flattened): :func:`digitnet.data.preprocess.prepare` does that. The probabilities are the
 network's own (temperature 1); the temperature and thresholds that turn them into a verdict
@@ -27,6 +30,7 @@ from ..layers import LEAKY_SLOPE
 from ..version import __version__
 
 OPSET = 17  # ai.onnx opset the graph is written for: Gemm, Tanh, Relu, LeakyRelu, Sigmoid, Softmax, ArgMax
+#             (and for a model that deskews: GridSample, from opset 16)
 PREPROCESSING = ("grey picture -> ink found and cropped -> stroke width normalized to MNIST's -> "
                  "scaled to fit 20x20 -> placed in 28x28 by its centre of mass -> [0, 1], row-major, 784 floats")
 METADATA_KEYS = ("dataset", "classes", "test_accuracy", "test_samples", "recipe", "config", "calibration", "created")
@@ -73,9 +77,6 @@ def to_onnx(model, *, dtype: str | None = None):
 
     ``dtype``: ``"float32"`` or ``"float64"`` for the graph's numbers (default: the model's own).
     """
-    if model.deskew:
-        raise UsageError("this model deskews its input (trained with --deskew), which the ONNX graph does not do "
-                         "yet: export a model trained without --deskew")
     onnx, helper, numpy_helper = _require_onnx()
     dtype = np.dtype(dtype or model.dtype)
     if dtype not in (np.float32, np.float64):
@@ -83,6 +84,8 @@ def to_onnx(model, *, dtype: str | None = None):
     elem = helper.np_dtype_to_tensor_dtype(dtype)
     nodes, initializers = [], []
     x = "pixels"
+    if model.deskew:
+        x = _deskew_nodes(helper, numpy_helper, int(round(model.sizes[0] ** 0.5)), elem, nodes, initializers)
     last = len(model.dense)
     for i, layer in enumerate(model.dense, 1):
         W, b = f"W{i}", f"b{i}"
@@ -106,6 +109,58 @@ def to_onnx(model, *, dtype: str | None = None):
     helper.set_model_props(proto, metadata_props(model))
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _deskew_nodes(helper, numpy_helper, side: int, elem: int, nodes: list, initializers: list) -> str:
+    """Nodes that deskew ``pixels`` as :func:`digitnet.data.deskew.deskew` does: the moments in
+    double precision, then GridSample (bilinear, zeros outside) at the sheared coordinates, in
+    single precision (a float64 graph casts around it: onnxruntime has no double GridSample).
+    Returns the name of the deskewed [N, side²] tensor."""
+    from ..data.deskew import MAX_SLANT, _coordinates
+
+    c = (side - 1) / 2
+    grid = np.arange(side, dtype=np.float64) - c
+    constants = {"coords": _coordinates(side), "gy": np.broadcast_to(grid[:, None], (1, side, side)).copy(),
+                 "gx": np.broadcast_to(grid[None, :], (1, side, side)).copy(), "zero": np.array(0.0),
+                 "one": np.array(1.0), "centre": np.array(c), "tiny": np.array(1e-6), "to_unit": np.array(2 / (side - 1)),
+                 "min_slant": np.array(-MAX_SLANT), "max_slant": np.array(MAX_SLANT),
+                 "fives": np.array([1, 1, 1, 1, 1], np.int64), "last": np.array([2], np.int64),
+                 "image_shape": np.array([-1, 1, side, side], np.int64), "flat_shape": np.array([-1, side * side], np.int64),
+                 "axis3": np.array([3], np.int64)}
+    initializers += [numpy_helper.from_array(np.asarray(v), f"deskew_{k}") for k, v in constants.items()]
+    k = {name: f"deskew_{name}" for name in constants}
+
+    def node(op, inputs, output, **attrs):
+        nodes.append(helper.make_node(op, inputs, [output], name=f"deskew_{output}", **attrs))
+        return output
+
+    pixels64 = node("Cast", ["pixels"], "pixels64", to=11)  # DOUBLE
+    sums = node("MatMul", [pixels64, k["coords"]], "sums")
+    nodes.append(helper.make_node("Split", [sums, k["fives"]], ["m", "sy", "sx", "syy", "syx"], axis=1, name="deskew_split"))
+    blank = node("LessOrEqual", ["m", k["zero"]], "blank")
+    mass = node("Where", [blank, k["one"], "m"], "mass")
+    cy = node("Div", ["sy", mass], "cy")
+    cx = node("Div", ["sx", mass], "cx")
+    var_y = node("Sub", [node("Div", ["syy", mass], "eyy"), node("Mul", [cy, cy], "cy2")], "var_y")
+    cov = node("Sub", [node("Div", ["syx", mass], "eyx"), node("Mul", [cy, cx], "cycx")], "cov")
+    spread = node("Greater", [var_y, k["tiny"]], "spread")
+    slant = node("Where", [spread, node("Div", [cov, node("Where", [spread, var_y, k["one"]], "safe_var")], "ratio"),
+                           k["zero"]], "slant")
+    slant = node("Clip", [node("Where", [blank, k["zero"], slant], "slant0"), k["min_slant"], k["max_slant"]], "alpha")
+    cy = node("Where", [blank, k["centre"], cy], "cy_or_centre")
+    cx = node("Where", [blank, k["centre"], cx], "cx_or_centre")
+    cy, cx, slant = (node("Unsqueeze", [t, k["last"]], f"{t}_3d") for t in (cy, cx, slant))  # [N, 1, 1]
+    # pixel coordinates read, then GridSample's [-1, 1] (align_corners: -1 and 1 are the outer pixels' centres)
+    src_y = node("Add", [k["gy"], cy], "src_y")  # y - c + cy
+    src_x = node("Add", [node("Add", [k["gx"], cx], "gx_cx"), node("Mul", [slant, k["gy"]], "lean")], "src_x")
+    unit_y = node("Sub", [node("Mul", [src_y, k["to_unit"]], "sy2"), k["one"]], "unit_y")
+    unit_x = node("Sub", [node("Mul", [src_x, k["to_unit"]], "sx2"), k["one"]], "unit_x")
+    grid = node("Concat", [node("Unsqueeze", [unit_x, k["axis3"]], "gx4"), node("Unsqueeze", [unit_y, k["axis3"]], "gy4")],
+                "grid64", axis=3)
+    grid = node("Cast", [grid], "grid", to=1)  # FLOAT: onnxruntime samples in single precision only
+    image = node("Reshape", [node("Cast", ["pixels"], "pixels32", to=1), k["image_shape"]], "image")
+    sampled = node("GridSample", [image, grid], "sampled", align_corners=1, mode="bilinear", padding_mode="zeros")
+    return node("Cast", [node("Reshape", [sampled, k["flat_shape"]], "deskewed32")], "deskewed", to=elem)
 
 
 def export_onnx(model, path: str | Path, *, dtype: str | None = None) -> Path:

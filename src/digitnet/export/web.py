@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import preprocess
+from ..data.deskew import MAX_SLANT
 from ..errors import UsageError
 from ..fileio import atomic_write_bytes
 from ..reading import GEOMETRY, REASON_WORDS, Calibration
@@ -31,9 +32,6 @@ def check_model(model) -> None:
     """Refuse a model the page cannot run (UsageError)."""
     if model.sizes[0] != 784:
         raise UsageError(f"the draw page needs a model of 28x28 = 784 inputs, this one takes {model.sizes[0]}")
-    if model.deskew:
-        raise UsageError("this model deskews its input (trained with --deskew), which the page without a server "
-                         "does not do yet: export a model trained without --deskew, or use `digitnet serve`")
 
 
 def model_script(model) -> str:
@@ -44,11 +42,11 @@ def model_script(model) -> str:
     meta = model.metadata
     classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     spec = {
-        "sizes": model.sizes, "activation": model.activation, "classes": classes,
+        "sizes": model.sizes, "activation": model.activation, "deskew": model.deskew, "classes": classes,
         "calibration": {"temperature": cal.temperature, "threshold": cal.threshold, "pair_threshold": cal.pair_threshold,
                         "energy_threshold": cal.energy_threshold},
         "constants": {"INK_THRESHOLD": preprocess.INK_THRESHOLD, "WORK": preprocess.WORK,
-                      "MNIST_STROKE": preprocess.MNIST_STROKE, **GEOMETRY},
+                      "MNIST_STROKE": preprocess.MNIST_STROKE, "MAX_SLANT": MAX_SLANT, **GEOMETRY},
         "reasonWords": REASON_WORDS,
         "card": {"classes": classes, "sizes": model.sizes, "activation": model.activation, "dtype": model.dtype.name,
                  "parameters": model.n_params, "test_accuracy": meta.get("test_accuracy"), "recipe": meta.get("recipe"),

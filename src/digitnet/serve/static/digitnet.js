@@ -330,8 +330,31 @@
     sigmoid: (z) => (1 + Math.tanh(z / 2)) / 2, identity: (z) => z,
   };
 
+  function deskew(x, C) {                // digitnet/data/deskew.py: sheared upright by the moments, centred by mass
+    const side = Math.round(Math.sqrt(x.length)), c = (side - 1) / 2;
+    let m = 0, sy = 0, sx = 0, syy = 0, syx = 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i], y = Math.floor(i / side), xx = i % side;
+      m += v; sy += v * y; sx += v * xx; syy += v * y * y; syx += v * y * xx;
+    }
+    if (!(m > 0)) return Float64Array.from(x);
+    const cy = sy / m, cx = sx / m, varY = syy / m - cy * cy, cov = syx / m - cy * cx;
+    const alpha = Math.min(Math.max(varY > 1e-6 ? cov / varY : 0, -C.MAX_SLANT), C.MAX_SLANT);
+    const at = (y, xx) => (y >= 0 && y < side && xx >= 0 && xx < side ? x[y * side + xx] : 0);
+    const ky = Math.floor(cy - c), fy = f32(cy - c - ky), out = new Float64Array(x.length);
+    for (let y = 0; y < side; y++) {
+      const shift = cx - c + alpha * (y - c), kx = Math.floor(shift), fx = f32(shift - kx);
+      const row = (xx) => { const up = at(y + ky, xx); return f32(f32(f32(at(y + ky + 1, xx) - up) * fy) + up); };
+      for (let xx = 0; xx < side; xx++) {
+        const left = row(xx + kx);
+        out[y * side + xx] = f32(f32(f32(row(xx + kx + 1) - left) * fx) + left);
+      }
+    }
+    return out;
+  }
+
   function logits(model, x) {
-    let a = Float64Array.from(x);
+    let a = model.deskew ? deskew(x, model.constants) : Float64Array.from(x);
     const f = ACTIVATIONS[model.activation];
     model.layers.forEach(({ W, b, fanIn, fanOut }, l) => {
       const z = Float64Array.from(b);
@@ -416,5 +439,5 @@
     return { ...spec, layers };
   }
 
-  global.Digitnet = { read, inspect, greyFromCanvas, loadModel, logits };
+  global.Digitnet = { read, inspect, deskew, greyFromCanvas, loadModel, logits };
 })(window);
