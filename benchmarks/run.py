@@ -135,6 +135,26 @@ def job(spec: dict) -> dict:
             references.sklearn_train(X, y, tuple(sizes[1:-1]), epochs=2, batch_size=128, lr=1e-3, seed=seed,
                                      per_epoch=epochs)
         return {"samples_per_s": len(X) / epochs[1], "first_epoch_samples_per_s": len(X) / epochs[0]}
+    if kind == "scaling":  # samples/s of Adam on ``rows`` rows, float32: the second of two epochs; peak memory
+        import resource
+
+        sizes, batch, rows = spec["sizes"], spec["batch"], spec["rows"]
+        Xs, ys = np.ascontiguousarray(X[:rows]), y[:rows]
+        if who == "pytorch":
+            import torch  # noqa: F401 (its own memory is part of the baseline, as NumPy's is)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        epochs = []
+        if who == "digitnet":
+            from digitnet import MLP, Adam, fit
+            from digitnet.schedules import Constant
+
+            history = fit(MLP(sizes, "relu", rng=seed), Adam(Constant(1e-3)), Xs, ys, epochs=2, batch_size=batch,
+                          rng=np.random.default_rng(seed))
+            epochs = [history["seconds"][0], history["seconds"][1] - history["seconds"][0]]
+        else:
+            references.torch_train(Xs, ys, sizes, epochs=2, batch_size=batch, lr=1e-3, seed=seed, per_epoch=epochs)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return {"samples_per_s": rows / epochs[1], "peak_mib": after / 1024, "extra_peak_mib": (after - before) / 1024}
     if kind == "time_to_98":
         from digitnet.recipes import RECIPES, train
 
