@@ -83,6 +83,7 @@ def test_the_onnx_graph_deskews_like_the_model(mnist, dtype):
     X = (mnist.test.images[:2000].reshape(2000, -1) / 255).astype(dtype)
     X[0] = 0  # a blank image too
     probabilities, labels = session.run(None, {"pixels": X})
+    assert {p.key: p.value for p in to_onnx(model).metadata_props}["deskew"] == "true"
     expected = model.predict_proba(X)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     np.testing.assert_array_equal(labels, expected.argmax(axis=1))

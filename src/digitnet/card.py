@@ -58,7 +58,7 @@ def _training(model) -> list[str]:
     machine = meta.get("machine") or {}
     out = ["## Training", "",
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
-           f"{model.n_params:,} parameters.",
+           f"{model.n_params:,} parameters" + (", reading deskewed images (it deskews them itself)." if model.deskew else "."),
            f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
     if config:
         out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "

@@ -63,7 +63,8 @@ def metadata_props(model) -> dict[str, str]:
     """What a reader of the ONNX file should know, as strings (ONNX metadata is text)."""
     props = {"architecture": "-".join(map(str, model.sizes)) + f" {model.activation}",
              "sizes": json.dumps(model.sizes), "activation": model.activation, "dtype": model.dtype.name,
-             "preprocessing": PREPROCESSING, "digitnet_version": __version__, "input": "pixels",
+             "preprocessing": PREPROCESSING + (" (the graph then deskews them itself)" if model.deskew else ""),
+             "deskew": json.dumps(model.deskew), "digitnet_version": __version__, "input": "pixels",
              "outputs": "probabilities, label"}
     for key in METADATA_KEYS:
         if key in model.metadata:
