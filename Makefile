@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench system-test clean
+.PHONY: demo test bench bench-scaling system-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ $(VENV)/.bench: $(VENV)/.test
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
+
+bench-scaling: $(VENV)/.bench  # ~13 minutes: docs/scaling.png and the table in docs/performance.md
+	$(BIN)/python benchmarks/scaling.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache node_modules
