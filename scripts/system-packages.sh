@@ -22,6 +22,10 @@ done
 if [ "${1:-}" = test ] && ! command -v npm >/dev/null; then
     missing+=(npm)
 fi
+# node runs digitnet.js (the page without a server) against Python in the tests; Debian's npm brings it
+if [ "${1:-}" = test ] && ! command -v node >/dev/null && [[ " ${missing[*]} " != *" npm "* ]]; then
+    missing+=(nodejs)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then

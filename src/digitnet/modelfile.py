@@ -164,8 +164,8 @@ def model_from(config, tensors: dict[str, np.ndarray], path: Path) -> MLP:
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ModelFileError(f"{path}: dropout {dropout!r} is invalid (expected 0 <= p < 1)")
     deskew = config.get("deskew", False)  # files written before deskewing existed do not say
-    if not isinstance(deskew, bool) or (deskew and round(sizes[0] ** 0.5) ** 2 != sizes[0]):
-        raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected true or false, true only for square images)")
+    if not isinstance(deskew, bool):
+        raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected true or false)")
     expected = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
         expected[f"W{i}"], expected[f"b{i}"] = (fan_in, fan_out), (fan_out,)

@@ -128,22 +128,19 @@ def inspect(work: np.ndarray) -> str | None:
         return "too_small"
     if w > MAX_ASPECT * h and h < 2 * width:
         return "not_digit_like"
-    if _side_by_side(mask, width):
+    # pieces of ink joined across gaps under half a stroke width (a broken line is one mark)
+    joined = ndimage.label(ndimage.binary_dilation(mask, iterations=max(1, int(width / 4))))
+    if _side_by_side(mask, joined):
         return "several_marks"
-    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width) else None
+    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width, joined) else None
 
 
-def _joined(mask: np.ndarray, width: float) -> np.ndarray:
-    """The ink joined across gaps under half a stroke width (a broken line is one mark)."""
-    return ndimage.binary_dilation(mask, iterations=max(1, int(width / 4)))
-
-
-def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float) -> bool:
+def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tuple[np.ndarray, int]) -> bool:
     """More than two loops, a mark inside a loop (eyes in a face), or many separate pieces:
     none of these happens in a digit (checked on MNIST: tests/test_reading.py). Pieces are
     joined across gaps under half a stroke width, so a faint or broken line is one piece."""
-    pieces, count = ndimage.label(_joined(mask, width))
-    pieces[~mask] = 0
+    pieces, count = joined
+    pieces = np.where(mask, pieces, 0)
     areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
     significant = np.flatnonzero(areas >= MIN_SIGNIFICANT * areas.sum())
     if len(significant) > MAX_PIECES:
@@ -169,10 +166,10 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float) -> bool:
     return False
 
 
-def _side_by_side(mask: np.ndarray, width: float) -> bool:
-    """Two big connected pieces next to each other, not one above the other (joined across gaps under
-    half a stroke width)."""
-    labels, count = ndimage.label(_joined(mask, width))
+def _side_by_side(mask: np.ndarray, joined: tuple[np.ndarray, int]) -> bool:
+    """Two big pieces (``joined``: labels of the ink joined across small gaps, and their count) next to
+    each other, not one above the other."""
+    labels, count = joined
     if count < 2:
         return False
     areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))

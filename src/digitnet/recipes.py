@@ -54,19 +54,19 @@ RECIPES: dict[str, TrainConfig] = {
         description="The fast road to 99%: 784-512-512-10 ReLU, dropout 0.2, random affine distortions (no "
                     "elastic: it costs more than it gives in two minutes), Adam one-cycle, batch 128, 22 epochs "
                     "(about 100 s on 2 cores); calibrated on a 10% validation split."),
-    "reader": TrainConfig(
-        hidden=(512, 512), activation="relu", epochs=18, batch_size=128, optimizer="adam", lr=1e-3,
-        schedule="onecycle", dropout=0.2, shift=2.0, rotate=10.0, scale=0.1, shear=5.0, validation=0.1,
-        synthetic_digits=6000, outliers=9000, seed=0,
-        description="The careful reader, for two minutes of training: fast99's network and distortions with the "
-                    "default recipe's 6,000 digits made by code and 9,000 non-digits with a uniform target, "
-                    "18 epochs; temperature and refusal thresholds fitted on a 10% validation split."),
     "tiny-best": TrainConfig(
         hidden=(16, 16), activation="tanh", epochs=50, batch_size=128, optimizer="adam", lr=5e-3,
         schedule="onecycle", shift=1.5, rotate=10.0, scale=0.1, seed=0,
         description="The tutorial's own 784-16-16-10 tanh network trained as well as it can be: random "
                     "shifts, rotations and zooms against its overfitting, Adam one-cycle, batch 128, 50 epochs (under a minute)."),
 }
+
+#: fast99 with the default recipe's outlier exposure, in about the same time (fewer epochs over more rows)
+RECIPES["reader"] = RECIPES["fast99"].updated(
+    epochs=18, synthetic_digits=6000, outliers=9000,
+    description="The careful reader, for two minutes of training: fast99's network and distortions with the "
+                "default recipe's 6,000 digits made by code and 9,000 non-digits with a uniform target, "
+                "18 epochs; temperature and refusal thresholds fitted on a 10% validation split.")
 
 
 def get_recipe(name: str) -> TrainConfig:

@@ -17,7 +17,7 @@ import numpy as np
 MAX_SLANT = 1.0  # the slant corrected is at most 45 degrees (a flat dash has no meaningful slant)
 
 
-def _coordinates(side: int) -> np.ndarray:
+def moment_coordinates(side: int) -> np.ndarray:
     """(side², 5): 1, y, x, y², y x for each pixel, in row-major order."""
     ys, xs = np.divmod(np.arange(side * side, dtype=np.float64), side)
     return np.stack([np.ones_like(ys), ys, xs, ys * ys, ys * xs], axis=1)
@@ -26,7 +26,7 @@ def _coordinates(side: int) -> np.ndarray:
 def slant_and_centre(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(α, cy, cx) of each row of ``images`` (n, side²), from its moments (in float64)."""
     side = int(round(np.sqrt(images.shape[1])))
-    sums = np.asarray(images, np.float64) @ _coordinates(side)
+    sums = np.asarray(images, np.float64) @ moment_coordinates(side)
     mass = np.where(sums[:, 0] > 0, sums[:, 0], 1.0)
     cy, cx = sums[:, 1] / mass, sums[:, 2] / mass
     var_y = sums[:, 3] / mass - cy * cy

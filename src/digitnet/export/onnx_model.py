@@ -117,11 +117,11 @@ def _deskew_nodes(helper, numpy_helper, side: int, elem: int, nodes: list, initi
     double precision, then GridSample (bilinear, zeros outside) at the sheared coordinates, in
     single precision (a float64 graph casts around it: onnxruntime has no double GridSample).
     Returns the name of the deskewed [N, side²] tensor."""
-    from ..data.deskew import MAX_SLANT, _coordinates
+    from ..data.deskew import MAX_SLANT, moment_coordinates
 
     c = (side - 1) / 2
     grid = np.arange(side, dtype=np.float64) - c
-    constants = {"coords": _coordinates(side), "gy": np.broadcast_to(grid[:, None], (1, side, side)).copy(),
+    constants = {"coords": moment_coordinates(side), "gy": np.broadcast_to(grid[:, None], (1, side, side)).copy(),
                  "gx": np.broadcast_to(grid[None, :], (1, side, side)).copy(), "zero": np.array(0.0),
                  "one": np.array(1.0), "centre": np.array(c), "tiny": np.array(1e-6), "to_unit": np.array(2 / (side - 1)),
                  "min_slant": np.array(-MAX_SLANT), "max_slant": np.array(MAX_SLANT),

@@ -231,8 +231,8 @@
     return { w, h, d: Uint8Array.from(outside, (o) => 1 - o) };
   }
 
-  function sideBySide(m, width, C) {
-    const { labels, count } = label(joined(m, width));
+  function sideBySide(m, join, C) {      // join: the ink joined across gaps under half a stroke, labelled
+    const { labels, count } = join;
     if (count < 2) return false;
     const areas = new Float64Array(count), boxes = [];
     for (let k = 0; k < count; k++) boxes.push({ top: Infinity, bottom: -1, left: Infinity, right: -1 });
@@ -273,12 +273,9 @@
     return out;
   }
 
-  function joined(m, width) { return dilate(m, Math.max(1, Math.trunc(width / 4))); }  // across gaps under half a stroke
-
-  function loopsAndPiecesUnlikeADigit(m, width, C) {
+  function loopsAndPiecesUnlikeADigit(m, width, join, C) {
     const n = m.d.length, count = (d) => d.reduce((a, v) => a + v, 0);
-    const { labels, count: pieces } = label(joined(m, width));  // pieces joined across gaps under half a stroke
-    for (let i = 0; i < n; i++) if (!m.d[i]) labels[i] = 0;
+    const pieces = join.count, labels = Int32Array.from(join.labels, (k, i) => (m.d[i] ? k : 0));
     const areas = new Float64Array(pieces + 1);
     for (const k of labels) if (k) areas[k]++;
     const ink = count(m.d), significant = [];
@@ -319,8 +316,9 @@
     const width = strokeWidth(work);
     if (Math.max(work.w, work.h) < C.MIN_SIZE_IN_STROKES * width) return "too_small";
     if (work.w > C.MAX_ASPECT * work.h && work.h < 2 * width) return "not_digit_like";
-    if (sideBySide(m, width, C)) return "several_marks";
-    return loopsAndPiecesUnlikeADigit(m, width, C) ? "not_digit_like" : null;
+    const join = label(dilate(m, Math.max(1, Math.trunc(width / 4))));  // broken lines as one piece
+    if (sideBySide(m, join, C)) return "several_marks";
+    return loopsAndPiecesUnlikeADigit(m, width, join, C) ? "not_digit_like" : null;
   }
 
   // ---- the network and the verdict ----
