@@ -50,14 +50,42 @@ def test_blank_images_and_dtypes():
 
 
 def test_a_deskewing_model_reads_pixels_and_its_file_says_so(tmp_path, rng):
-    model = MLP([784, 8, 10], "relu", deskew=True)
+    model = MLP([784, 8, 10], "relu", deskew=True)  # True: "on"
     x = rng.random((3, 784)).astype(np.float32)
     plain = MLP([784, 8, 10], "relu")
     plain.set_params(model.params)
     np.testing.assert_allclose(model.logits(x), plain.logits(deskew(x)), rtol=1e-6)
     loaded = load_model(save_model(tmp_path / "m.safetensors", model))
-    assert loaded.deskew and loaded.config()["deskew"] is True
+    assert loaded.deskew == "on" and loaded.config()["deskew"] == "on"
     np.testing.assert_array_equal(loaded.logits(x), model.logits(x))
+
+
+def test_a_model_that_reads_both_views_averages_their_logits(tmp_path, rng):
+    model = MLP([784, 8, 10], "relu", deskew="both", rng=3)
+    x = rng.random((5, 784)).astype(np.float32)
+    plain = MLP([784, 8, 10], "relu")
+    plain.set_params(model.params)
+    np.testing.assert_allclose(model.logits(x), (plain.logits(x) + plain.logits(deskew(x))) / 2, rtol=1e-5, atol=1e-6)
+    assert model.prepare(x).shape == (10, 784)  # training rows: both views of each row, view after view
+    np.testing.assert_array_equal(model.prepare(x)[5:], deskew(x))
+    loaded = load_model(save_model(tmp_path / "m.safetensors", model))
+    assert loaded.deskew == "both"
+    np.testing.assert_array_equal(loaded.logits(x), model.logits(x))
+
+
+def test_model_files_written_before_both_existed_still_load(tmp_path):
+    """Files from before the three modes said deskew true or false."""
+    import json
+
+    from digitnet.modelfile import FORMAT, encode, read_file
+    for old, mode in ((True, "on"), (False, "off")):
+        path = save_model(tmp_path / f"{old}.safetensors", MLP([784, 8, 10], "relu", deskew=mode))
+        tensors, metadata = read_file(path, FORMAT)
+        model_json = json.loads(metadata["model"])
+        model_json["deskew"] = old
+        metadata["model"] = json.dumps(model_json)
+        path.write_bytes(encode(tensors, metadata))
+        assert load_model(path).deskew == mode
 
 
 def test_deskewing_needs_square_images():
@@ -68,35 +96,36 @@ def test_deskewing_needs_square_images():
 def test_deskewing_helps_the_default_recipe_on_its_validation_split(mnist):
     """Chosen on the validation split (never the test set): 2 epochs of the default recipe
     without its made-up digits and non-digits, with and without deskewing."""
-    config = RECIPES["default"].updated(epochs=2, synthetic_digits=0, outliers=0, augmented_copies=0)
-    scores = {flag: train(config.updated(deskew=flag), mnist).history.last["val_accuracy"] for flag in (False, True)}
-    assert scores[True] >= 0.975 and scores[True] > scores[False]
+    config = RECIPES["default"].updated(epochs=2, synthetic_digits=0, outliers=0, augmented_copies=0, deskew="off")
+    scores = {mode: train(config.updated(deskew=mode), mnist).history.last["val_accuracy"] for mode in ("off", "on")}
+    assert scores["on"] >= 0.975 and scores["on"] > scores["off"]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_onnx_graph_deskews_like_the_model(mnist, dtype):
+@pytest.mark.parametrize("dtype, mode", [("float32", "on"), ("float64", "on"), ("float32", "both"), ("float64", "both")])
+def test_the_onnx_graph_deskews_like_the_model(mnist, dtype, mode):
     import onnxruntime as ort
 
     from digitnet.export.onnx_model import to_onnx
-    model = MLP([784, 64, 10], "relu", deskew=True, dtype=dtype, rng=1)
+    model = MLP([784, 64, 10], "relu", deskew=mode, dtype=dtype, rng=1)
     session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
     X = (mnist.test.images[:2000].reshape(2000, -1) / 255).astype(dtype)
     X[0] = 0  # a blank image too
     probabilities, labels = session.run(None, {"pixels": X})
-    assert {p.key: p.value for p in to_onnx(model).metadata_props}["deskew"] == "true"
+    assert {p.key: p.value for p in to_onnx(model).metadata_props}["deskew"] == mode
     expected = model.predict_proba(X)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     np.testing.assert_array_equal(labels, expected.argmax(axis=1))
 
 
-def test_the_browser_deskews_like_the_model(mnist, tmp_path):
+@pytest.mark.parametrize("mode", ["on", "both"])
+def test_the_browser_deskews_like_the_model(mnist, tmp_path, mode):
     """digitnet.js (the page without a server) under node: the same deskewed pixels and logits."""
     import json
     import subprocess
     from importlib import resources
 
     from digitnet.export.web import model_script
-    model = MLP([784, 32, 10], "relu", deskew=True, rng=2)
+    model = MLP([784, 32, 10], "relu", deskew=mode, rng=2)
     X = mnist.test.images[:40].reshape(40, -1) / np.float32(255)
     (tmp_path / "model.js").write_text(model_script(model))
     script = ("globalThis.window = globalThis; globalThis.atob = (s) => Buffer.from(s, 'base64').toString('binary');"
@@ -112,3 +141,24 @@ def test_the_browser_deskews_like_the_model(mnist, tmp_path):
     answers = json.loads(done.stdout)
     np.testing.assert_allclose(np.array([a[0] for a in answers]), deskew(X), atol=1e-6)
     np.testing.assert_allclose(np.array([a[1] for a in answers]), model.logits(X), atol=1e-4)
+
+
+def test_distorted_batches_of_a_two_view_model_cover_every_row_in_both_views(mnist):
+    """With distortions made per batch, an epoch is every (row, view) pair: twice the steps, each
+    label twice, and the training accuracy still a share of the rows."""
+    from digitnet.augment import Augment
+    from digitnet.minibatch import MiniBatches
+    from digitnet.optim import Adam
+    from digitnet.training import fit
+
+    X = mnist.train.images[:2000].reshape(2000, -1) / np.float32(255)
+    y = mnist.train.labels[:2000].astype(np.int64)
+    model = MLP([784, 64, 10], "relu", deskew="both", rng=0)
+    batches = MiniBatches(model, X, y, 128, augment=Augment(shift=1.0))
+    batches.start_epoch(0, np.random.default_rng(0))
+    labels = np.concatenate([batches.batch(i)[1] for i in range(batches.steps)])
+    assert batches.n == 4000 and batches.steps == 32 and np.array_equal(np.bincount(labels), 2 * np.bincount(y))
+    optimizer = Adam(3e-3)
+    history = fit(model, optimizer, X, y, epochs=2, batch_size=128, augment=Augment(shift=1.0),
+                  validation=(mnist.train.images[2000:3000].reshape(1000, -1) / np.float32(255), mnist.train.labels[2000:3000]))
+    assert optimizer.t == 2 * 32 and 0.8 < history.last["accuracy"] <= 1 and history.last["val_accuracy"] > 0.85

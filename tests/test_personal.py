@@ -79,14 +79,16 @@ def test_a_full_disk_leaves_the_set_intact(mnist, monkeypatch):
 
 
 def test_finetune_learns_a_style_without_forgetting(default_model, mnist):
-    """A handwriting the default model finds hard (the fifthhorseman font, rendered), 30 corrections
-    (3 per digit): at least half of its errors on 200 held-out samples of that hand are fixed, and
-    MNIST's test accuracy drops by at most 0.3 points."""
+    """A handwriting the default model finds hard (the femkeklaver font's hollow outlines, rendered;
+    the default reads about a third of them), 30 corrections (3 per digit): at least half of its
+    errors on 200 held-out samples of that hand are fixed, and MNIST's test accuracy drops by at
+    most 0.3 points. (Until the default read both views, this was the fifthhorseman font, which it
+    now reads at 91.5%.)"""
     from digitnet import synth
     from digitnet.finetune import finetune
     from digitnet.reading import read
 
-    fonts = synth.handwriting_fonts()["fifthhorseman"]  # installed by `make test` (scripts/system-packages.sh)
+    fonts = synth.handwriting_fonts()["femkeklaver"]  # installed by `make test` (scripts/system-packages.sh)
 
     def render(seed, per_digit):
         rng = np.random.default_rng(seed)
@@ -102,7 +104,7 @@ def test_finetune_learns_a_style_without_forgetting(default_model, mnist):
     before = correct(default_model)
     result = finetune(default_model, images, np.array([d for _, d in corrections]), mnist)
     after = correct(result.model)
-    assert before < 0.95 and (1 - after) <= 0.5 * (1 - before), (before, after)
+    assert before < 0.6 and (1 - after) <= 0.5 * (1 - before), (before, after)
     assert result.test_accuracy_before - result.test_accuracy_after <= 0.003
 
 

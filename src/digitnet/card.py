@@ -53,12 +53,18 @@ def _front_matter(model, evaluation: Evaluation | None) -> str:
     return "\n".join(lines)
 
 
+#: how the card says what the network reads (after its parameter count)
+VIEW_WORDS = {"off": ".", "on": ", reading deskewed images (it deskews them itself).",
+              "both": ", reading each image twice, as it is and deskewed (it deskews them itself), and averaging "
+                      "the two answers."}
+
+
 def _training(model) -> list[str]:
     meta, config = model.metadata, model.metadata.get("config") or {}
     machine = meta.get("machine") or {}
     out = ["## Training", "",
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
-           f"{model.n_params:,} parameters" + (", reading deskewed images (it deskews them itself)." if model.deskew else "."),
+           f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
            f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
     if config:
         out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "

@@ -16,7 +16,7 @@ from .augment import Augment
 from .errors import UsageError
 from .initializers import INITIALIZERS
 from .layers import ACTIVATIONS
-from .model import DTYPES
+from .model import DESKEW, DTYPES, check_deskew
 from .schedules import SCHEDULES
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -54,8 +54,10 @@ class TrainConfig:
     lr_steps: tuple[tuple[int, float], ...] = setting((), "step schedule: (epoch, lr) pairs", "pairs", flag=False)
     warmup_epochs: float = setting(0.0, "linear warm-up (cosine schedule)", label="warm-up", min=0, max=1_000_000)
     dropout: float = setting(0.0, "dropout probability on hidden units", min=0, below=1)
-    deskew: bool = setting(False, "deskew every image before the network (its slant removed, its centre of mass "
-                           "centred); part of the model, so reading, evaluation and the exports do it too")
+    deskew: str = setting("off", "deskew the images the network reads (their slant removed, their centre of mass "
+                          "centred): off; on; or both, each image read as it is and deskewed, the two answers "
+                          "averaged (it trains on both views of every row). Part of the model, so reading, "
+                          "evaluation and the exports do it too", "deskew", choices=DESKEW)
     label_smoothing: float = setting(0.0, "label smoothing ε", label="label smoothing", min=0, below=1)
     validation: float = setting(0.0, "fraction of the training set held out for validation",
                                 label="validation fraction", min=0, below=1)
@@ -140,6 +142,8 @@ def _typed(kind, value, label, spec):
                          for e, v in value)
         except (TypeError, ValueError):
             raise UsageError(f"expected (epoch, learning rate) pairs, got {value!r}") from None
+    if kind == "deskew":  # true and false (model files written before "both") mean on and off
+        return check_deskew(value)
     if kind is str:
         if not isinstance(value, str):
             raise UsageError(f"expected a string, got {value!r}")

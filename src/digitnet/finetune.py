@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import synthetic_sets
+from .augment import Augment
 from .config import TrainConfig
 from .errors import UsageError
 from .metrics import evaluate
@@ -29,6 +30,8 @@ PERSONAL_SHARE = 0.25  # of each epoch's samples: the personal ones (repeated), 
 REPLAY = 6000  # MNIST training digits replayed
 OUTLIERS = 1500  # non-digits replayed (uniform target)
 MIN_SAMPLES = 10
+#: the distortions of a fine-tuning whose model was trained without any (the default recipe deskews instead)
+LIGHT = Augment(rotate=10.0, scale=0.1, shear=8.0, thickness=0.5)
 
 
 @dataclass
@@ -64,7 +67,7 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     started = time.perf_counter()
     augment = config.augmentation()
     if augment.identity:  # a model trained without distortions: 30 samples still need them
-        augment = TrainConfig().augmentation()
+        augment = LIGHT
     fit(tuned, Adam(lr), X, y, epochs=epochs, batch_size=128, rng=np.random.default_rng([seed, 29]),
         callbacks=callbacks, augment=augment, augment_seed=seed)
     seconds = time.perf_counter() - started

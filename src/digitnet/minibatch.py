@@ -23,11 +23,15 @@ class MiniBatches:
 
     def __init__(self, model, X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
                  augment=None, augment_seed: int = 0, label_smoothing: float = 0.0, batch_metrics=None):
-        self.model, self.X, self.y, self.n = model, X, y, len(X)
-        self.n_labelled = int(np.count_nonzero(y >= 0))  # the rest are outliers (label -1)
+        self.model, self.X, self.y = model, X, y
+        self.augment = None if augment is None or augment.identity else augment
+        # Fixed rows come prepared, every view of each row. Distorted batches are prepared as they are
+        # made: an epoch is then every (row, view) pair, numbered view * len(X) + row, as the fixed rows are.
+        self.views = len(model.preparations) if self.augment else 1
+        self.n = len(X) * self.views  # rows per epoch
+        self.n_labelled = int(np.count_nonzero(y >= 0)) * self.views  # the rest are outliers (label -1)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = math.ceil(self.n / batch_size)
-        self.augment = None if augment is None or augment.identity else augment
         self.augment_seed = augment_seed
         self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
         self.order, self.epoch, self._upcoming = None, 0, None
@@ -42,12 +46,13 @@ class MiniBatches:
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """The i-th batch of this epoch (rows, labels), augmented if asked (and then prepared for the
-        model: with augmentation, ``X`` holds the pixels; without, rows already prepared)."""
+        model, every view of each row: with augmentation, ``X`` holds the pixels; without, rows already prepared)."""
         rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        idx = self.order[rows] if self.order is not None else rows
+        idx = self.order[rows] if self.order is not None else np.arange(self.n)[rows]
+        view, idx = np.divmod(idx, len(self.X))
         xb = self.X[idx]
         if self.augment is not None:
-            xb = self.model.prepare(self.augment(xb, np.random.default_rng([self.augment_seed, self.epoch, i])))
+            xb = self.model.prepare(self.augment(xb, np.random.default_rng([self.augment_seed, self.epoch, i])), view)
         return xb, self.y[idx]
 
     def gradient(self, i: int, rng: np.random.Generator, sums: dict, *, metrics: bool) -> float:

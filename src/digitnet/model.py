@@ -43,20 +43,22 @@ class MLP:
         seeds a RandomState, as ``np.random.seed`` does, without touching global state.
     dropout : probability of dropping each hidden unit while training.
     dtype : float32 (default) or float64.
-    deskew : whether the network reads deskewed pixels (:func:`digitnet.data.deskew.deskew`): its
-        input preparation, :meth:`prepare`, which the inference methods apply themselves.
+    deskew : how the network reads its pixels (:data:`DESKEW`): ``"off"``, as they are;
+        ``"on"``, deskewed (:func:`digitnet.data.deskew.deskew`); ``"both"``, as they are and
+        deskewed, its answer the mean of the two logits. These are the model's :meth:`views`;
+        the inference methods take them themselves. ``True``/``False`` mean ``"on"``/``"off"``.
 
     ``metadata`` is a dict of facts about the model that a model file records (the
     training config, dataset, test accuracy...); empty for a new model.
 
-    Training uses :meth:`forward` and :meth:`backward` on prepared inputs (:meth:`prepare`;
-    :func:`~digitnet.training.fit` prepares them), which reuse buffers (a result is
+    Training uses :meth:`forward` and :meth:`backward` on prepared inputs (:meth:`prepare`: every
+    view of every row; :func:`~digitnet.training.fit` prepares them), which reuse buffers (a result is
     valid until the next call). Inference (:meth:`predict_proba`, :meth:`predict`) computes
     into new arrays and keeps no state, so several threads may call it at once.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, init: str = "auto", rng=0,
-                 dropout: float = 0.0, dtype="float32", deskew: bool = False):
+                 dropout: float = 0.0, dtype="float32", deskew: str | bool = "off"):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise UsageError(f"layer sizes {sizes} are invalid: expected at least an input and an output size, all >= 1")
@@ -64,8 +66,8 @@ class MLP:
         self.activation = check_activation(activation)
         self.dropout = float(dropout)
         self.dtype = check_dtype(dtype)
-        self.deskew = bool(deskew)
-        if self.deskew and round(sizes[0] ** 0.5) ** 2 != sizes[0]:
+        self.deskew = check_deskew(deskew)
+        if self.deskew != "off" and round(sizes[0] ** 0.5) ** 2 != sizes[0]:
             raise UsageError(f"deskew needs square images as input, {sizes[0]} is not a square number of pixels")
         self.init = initializers.resolve(init, activation)
         self.metadata: dict = {}
@@ -122,20 +124,44 @@ class MLP:
         for layer in reversed(self.layers):
             d = layer.backward(d, accumulate=accumulate)
 
-    def prepare(self, X: np.ndarray) -> np.ndarray:
-        """The network's input from pixels (n_samples, n_inputs): deskewed if the model deskews, else ``X``."""
-        return deskew_images(X) if self.deskew else X
+    @property
+    def preparations(self) -> tuple:
+        """One function per view the network reads (None: the pixels as they are), in order."""
+        return VIEWS[self.deskew]
+
+    def views(self, X: np.ndarray) -> list[np.ndarray]:
+        """The network's inputs from pixels (n_samples, n_inputs): one array per view."""
+        return [X if f is None else f(X) for f in self.preparations]
+
+    def prepare(self, X: np.ndarray, views: np.ndarray | None = None) -> np.ndarray:
+        """Training rows from pixels: every view of ``X`` stacked, view after view (n_views * n_samples
+        rows; the labels of ``X`` repeat once per view: ``np.tile(y, len(model.preparations))``), or
+        with ``views`` (an index into :attr:`preparations` per row) each row in its own view."""
+        if views is None or len(self.preparations) == 1:
+            prepared = self.views(X)
+            return prepared[0] if len(prepared) == 1 else np.concatenate(prepared)
+        out = np.array(X, copy=True)
+        for k, f in enumerate(self.preparations):
+            if f is not None and np.any(views == k):
+                out[views == k] = f(X[views == k])
+        return out
 
     def logits(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Logits (n_samples, n_classes) in a new array, computed in batches without touching
-        the training buffers: safe from several threads at once."""
+        the training buffers: safe from several threads at once. With two views, their mean."""
         X = self._check_input(X)
         out = np.empty((len(X), self.sizes[-1]), self.dtype)
         for start in range(0, len(X), batch_size):
-            x = self.prepare(X[start:start + batch_size])
-            for layer in self.layers:
-                x = layer.apply(x)
-            out[start:start + batch_size] = x
+            views = self.views(X[start:start + batch_size])
+            for i, x in enumerate(views):
+                for layer in self.layers:
+                    x = layer.apply(x)
+                if i == 0:
+                    out[start:start + batch_size] = x
+                else:
+                    out[start:start + batch_size] += x
+            if len(views) > 1:
+                out[start:start + batch_size] /= len(views)
         return out
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
@@ -166,6 +192,20 @@ class MLP:
 
     def __repr__(self) -> str:
         return f"MLP({self.sizes}, {self.activation!r}, dtype={self.dtype.name})"
+
+
+#: deskew mode -> the preparation of each view the network reads (None: the pixels as they are)
+VIEWS = {"off": (None,), "on": (deskew_images,), "both": (None, deskew_images)}
+DESKEW = tuple(VIEWS)
+
+
+def check_deskew(mode) -> str:
+    """``mode`` as one of :data:`DESKEW` (``True``/``False``: ``"on"``/``"off"``); UsageError otherwise."""
+    if isinstance(mode, (bool, np.bool_)):
+        return "on" if mode else "off"
+    if not isinstance(mode, str) or mode not in VIEWS:
+        raise UsageError(f"unknown deskew mode {mode!r} (expected one of {', '.join(DESKEW)})")
+    return mode
 
 
 def _generator(rng, init: str):

@@ -27,7 +27,7 @@ import safetensors.numpy
 from .errors import ModelFileError, UsageError
 from .fileio import atomic_write_bytes, read_input
 from .layers import ACTIVATIONS
-from .model import DTYPES, MLP
+from .model import DESKEW, DTYPES, MLP
 from .schema import check_metadata, parse_json
 
 FORMAT = "digitnet-model"
@@ -163,9 +163,9 @@ def model_from(config, tensors: dict[str, np.ndarray], path: Path) -> MLP:
         raise ModelFileError(f"{path}: unsupported dtype {dtype!r} (expected float32 or float64)")
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ModelFileError(f"{path}: dropout {dropout!r} is invalid (expected 0 <= p < 1)")
-    deskew = config.get("deskew", False)  # files written before deskewing existed do not say
-    if not isinstance(deskew, bool):
-        raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected true or false)")
+    deskew = config.get("deskew", "off")  # files written before deskewing existed do not say; true/false: on/off
+    if not isinstance(deskew, bool) and deskew not in DESKEW:
+        raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected one of {', '.join(DESKEW)})")
     expected = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
         expected[f"W{i}"], expected[f"b{i}"] = (fan_in, fan_out), (fan_out,)

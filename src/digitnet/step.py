@@ -35,11 +35,11 @@ def forward_backward(model, x, labels: np.ndarray, sums: dict, *, rng, metrics: 
 
 
 def evaluate_loss(model, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) of ``model`` on ``X``, ``y``."""
+    """(mean cross-entropy, accuracy) of ``model`` on pixels ``X`` and labels ``y`` (its inference path)."""
     total, correct = 0.0, 0
     for start in range(0, len(X), batch_size):
         xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        logits = model.forward(np.ascontiguousarray(xb, dtype=model.dtype))
+        logits = model.logits(xb, batch_size=batch_size)
         correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
         loss, _ = softmax_cross_entropy(logits, yb, out=logits)
         total += loss * len(yb)

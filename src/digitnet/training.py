@@ -171,8 +171,9 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
         training only), drawn from ``(augment_seed, epoch, step)``.
 
     ``X`` holds pixels: the model's input preparation (:meth:`~digitnet.model.MLP.prepare`,
-    deskewing) is applied to them once, or to each batch after its distortions, and to the
-    validation rows; its time counts in the epochs' seconds.
+    deskewing: every view the model reads, so a model that reads two views trains on both of each
+    row) is applied to them once, or to each batch after its distortions; its time counts in the
+    epochs' seconds. The validation rows are read as :meth:`~digitnet.model.MLP.logits` reads pictures.
 
     Raises :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite,
     before anything is checkpointed.
@@ -185,8 +186,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     resume, decay = resume or Resume(epoch=0), getattr(optimizer, "weight_decay", 0.0)
     history = resume.history
-    if validation is not None:
-        validation = (model.prepare(np.ascontiguousarray(validation[0], dtype=model.dtype)), np.asarray(validation[1]))
+    if validation is not None:  # read like any picture: model.logits takes the model's views itself
+        validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
     state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
                        batches.n_labelled, epoch=resume.epoch,
                        seconds=resume.seconds + time.perf_counter() - preparing)  # preparing the inputs counts
@@ -232,21 +233,29 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
 
 
 def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_smoothing, batch_metrics):
-    """The batch source for ``batch_size``: all rows at once (None, or at least n), or mini-batches."""
+    """The batch source for ``batch_size``: all rows at once (None, or at least as many as an epoch
+    has: every view of every row), or mini-batches."""
     X = np.ascontiguousarray(X, dtype=model.dtype)  # converted once, never per batch
     y = np.asarray(y)
     n = len(X)
     if n == 0 or len(y) != n:
         raise UsageError(f"need as many labels as samples and at least one sample, got {n} samples and {len(y)} labels")
-    full = batch_size is None or batch_size >= n
+    full = batch_size is None or batch_size >= n * len(model.preparations)
     if not full and int(batch_size) < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
-    if model.deskew and (full or augment is None or augment.identity):  # the same rows every epoch: prepared once
-        X = parallel.map_chunks(lambda rows, _: model.prepare(rows), X, np.random.default_rng(0))
+    if model.deskew != "off" and (full or augment is None or augment.identity):  # the same rows every epoch
+        X, y = _prepared(model, X, y)
     if full:
         return FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics)
     return MiniBatches(model, X, y, int(batch_size), shuffle=shuffle, augment=augment, augment_seed=augment_seed,
                        label_smoothing=label_smoothing, batch_metrics=batch_metrics)
+
+
+def _prepared(model, X, y):
+    """Fixed rows prepared once, on all cores: every view of every row, view after view, labels repeated."""
+    views = [X if f is None else parallel.map_chunks(lambda rows, _, f=f: f(rows), X, np.random.default_rng(0))
+             for f in model.preparations]
+    return (views[0], y) if len(views) == 1 else (np.concatenate(views), np.tile(y, len(views)))
 
 
 def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, validation) -> dict:

@@ -7,8 +7,10 @@ what :meth:`digitnet.MLP.predict_proba` computes::
     logits -> Softmax -> probabilities [N, classes]
     logits -> ArgMax  -> label [N] (int64)
 
-A model that deskews (``--deskew``) has the deskewing in front: its moments (MatMul), its
-slant and centre, and a bilinear GridSample at the sheared coordinates.
+A model that deskews (``--deskew on``) has the deskewing in front: its moments (MatMul), its
+slant and centre, and a bilinear GridSample at the sheared coordinates. One that reads both views
+(``--deskew both``) runs the network on the pixels and their deskewed copies as one batch
+(Concat), then averages the two halves' logits (Reshape, ReduceMean).
 
 The input is already prepared (a 28x28 picture cropped, scaled and centred like MNIST's, in
 [0, 1], flattened): :func:`digitnet.data.preprocess.prepare` does that. The probabilities are the
@@ -33,6 +35,8 @@ OPSET = 17  # ai.onnx opset the graph is written for: Gemm, Tanh, Relu, LeakyRel
 #             (and for a model that deskews: GridSample, from opset 16)
 PREPROCESSING = ("grey picture -> ink found and cropped -> stroke width normalized to MNIST's -> "
                  "scaled to fit 20x20 -> placed in 28x28 by its centre of mass -> [0, 1], row-major, 784 floats")
+DESKEW_WORDS = {"off": "", "on": " (the graph then deskews them itself)",
+                "both": " (the graph then reads them as they are and deskewed, and averages the two logits)"}
 METADATA_KEYS = ("dataset", "classes", "test_accuracy", "test_samples", "recipe", "config", "calibration", "created")
 
 
@@ -63,8 +67,8 @@ def metadata_props(model) -> dict[str, str]:
     """What a reader of the ONNX file should know, as strings (ONNX metadata is text)."""
     props = {"architecture": "-".join(map(str, model.sizes)) + f" {model.activation}",
              "sizes": json.dumps(model.sizes), "activation": model.activation, "dtype": model.dtype.name,
-             "preprocessing": PREPROCESSING + (" (the graph then deskews them itself)" if model.deskew else ""),
-             "deskew": json.dumps(model.deskew), "digitnet_version": __version__, "input": "pixels",
+             "preprocessing": PREPROCESSING + DESKEW_WORDS[model.deskew],
+             "deskew": model.deskew, "digitnet_version": __version__, "input": "pixels",
              "outputs": "probabilities, label"}
     for key in METADATA_KEYS:
         if key in model.metadata:
@@ -85,18 +89,26 @@ def to_onnx(model, *, dtype: str | None = None):
     elem = helper.np_dtype_to_tensor_dtype(dtype)
     nodes, initializers = [], []
     x = "pixels"
-    if model.deskew:
+    if model.deskew != "off":
         x = _deskew_nodes(helper, numpy_helper, int(round(model.sizes[0] ** 0.5)), elem, nodes, initializers)
+    if model.deskew == "both":  # both views as one batch of 2N rows: the pixels, then their deskewed copies
+        nodes.append(helper.make_node("Concat", ["pixels", x], ["views"], axis=0, name="views"))
+        x = "views"
     last = len(model.dense)
     for i, layer in enumerate(model.dense, 1):
         W, b = f"W{i}", f"b{i}"
         initializers += [numpy_helper.from_array(np.ascontiguousarray(layer.params["W"], dtype), W),
                          numpy_helper.from_array(np.ascontiguousarray(layer.params["b"], dtype), b)]
-        z = "logits" if i == last else f"z{i}"
+        z = "logits" if i == last and model.deskew != "both" else f"z{i}"
         nodes.append(helper.make_node("Gemm", [x, W, b], [z], name=f"dense{i}"))
         if i < last:
             x = f"a{i}"
             nodes.append(_activation_node(helper, model.activation, z, x))
+    if model.deskew == "both":  # [2N, C] -> [2, N, C] -> the mean of the two views' logits
+        initializers.append(numpy_helper.from_array(np.array([2, -1, model.sizes[-1]], np.int64), "views_shape"))
+        nodes.append(helper.make_node("Reshape", [f"z{last}", "views_shape"], ["view_logits"], name="split_views"))
+        nodes.append(helper.make_node("ReduceMean", ["view_logits"], ["logits"], axes=[0], keepdims=0,
+                                      name="mean_of_views"))
     nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
     nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0))
     graph = helper.make_graph(

@@ -351,8 +351,16 @@
     return out;
   }
 
-  function logits(model, x) {
-    let a = model.deskew ? deskew(x, model.constants) : Float64Array.from(x);
+  function logits(model, x) {           // model.py's MLP.logits: the network on each view, answers averaged
+    const mode = model.deskew === true ? "on" : model.deskew || "off";  // true/false: files written before "both"
+    const views = mode === "off" ? [Float64Array.from(x)] : mode === "on" ? [deskew(x, model.constants)]
+      : [Float64Array.from(x), deskew(x, model.constants)];
+    const answers = views.map((a) => network(model, a));
+    if (answers.length === 1) return answers[0];
+    return answers[0].map((z, j) => f32(f32(z + answers[1][j]) / 2));
+  }
+
+  function network(model, a) {
     const f = ACTIVATIONS[model.activation];
     model.layers.forEach(({ W, b, fanIn, fanOut }, l) => {
       const z = Float64Array.from(b);
