@@ -162,3 +162,14 @@ def test_distorted_batches_of_a_two_view_model_cover_every_row_in_both_views(mni
     history = fit(model, optimizer, X, y, epochs=2, batch_size=128, augment=Augment(shift=1.0),
                   validation=(mnist.train.images[2000:3000].reshape(1000, -1) / np.float32(255), mnist.train.labels[2000:3000]))
     assert optimizer.t == 2 * 32 and 0.8 < history.last["accuracy"] <= 1 and history.last["val_accuracy"] > 0.85
+
+
+def test_the_command_line_takes_a_mode_and_a_bare_flag_means_on():
+    from digitnet.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "--deskew"]).deskew == "on"
+    assert parser.parse_args(["train", "--deskew", "both"]).deskew == "both"
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args(["train", "--deskew", "maybe"])
+    assert stop.value.code == 2

@@ -91,6 +91,8 @@ def add_setting_flags(parser, names=None, *, default=None) -> None:
         kwargs = {"choices": spec["choices"]} if spec["choices"] else {"type": _setting(name)}
         if spec["kind"] is bool:
             kwargs = {"action": argparse.BooleanOptionalAction}
+        elif spec["kind"] == "deskew":  # a bare --deskew (as when it was on/off) means on
+            kwargs["nargs"], kwargs["const"] = "?", "on"
         metavar = {"sizes": "SIZES", "batch": "N|full"}.get(spec["kind"])
         groups[spec["group"]].add_argument(f"--{name.replace('_', '-')}", default=default, metavar=metavar,
                                            help=spec["help"], **kwargs)
