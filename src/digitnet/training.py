@@ -243,7 +243,7 @@ def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_s
     full = batch_size is None or batch_size >= n * len(model.preparations)
     if not full and int(batch_size) < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
-    if model.deskew != "off" and (full or augment is None or augment.identity):  # the same rows every epoch
+    if model.preparations != (None,) and (full or augment is None or augment.identity):  # the same rows every epoch
         X, y = _prepared(model, X, y)
     if full:
         return FullBatch(model, X, y, label_smoothing=label_smoothing, batch_metrics=batch_metrics)

@@ -352,8 +352,7 @@
   }
 
   function logits(model, x) {           // model.py's MLP.logits: the network on each view, answers averaged
-    const mode = model.deskew === true ? "on" : model.deskew || "off";  // true/false: files written before "both"
-    const views = mode === "off" ? [Float64Array.from(x)] : mode === "on" ? [deskew(x, model.constants)]
+    const views = model.deskew === "off" ? [Float64Array.from(x)] : model.deskew === "on" ? [deskew(x, model.constants)]
       : [Float64Array.from(x), deskew(x, model.constants)];
     const answers = views.map((a) => network(model, a));
     if (answers.length === 1) return answers[0];
