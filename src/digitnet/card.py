@@ -66,19 +66,22 @@ def _training(model) -> list[str]:
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
            f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
            f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
+    draw = (config or {}).get("synthetic_draw", 0)
     if config:
         out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "
                    f"{config.get('epochs')} epochs, batch {config.get('batch_size') or 'full'}, "
                    f"validation split {config.get('validation')}, augmentation: rotate {config.get('rotate')}°, "
                    f"scale {config.get('scale')}, shear {config.get('shear')}°, thickness {config.get('thickness')}; "
                    f"{config.get('synthetic_digits', 0):,} synthetic digits, {config.get('outliers', 0):,} non-digits "
-                   "trained towards the uniform distribution (outlier exposure).")
+                   "trained towards the uniform distribution (outlier exposure)"
+                   + (f", random draw {draw} of them." if draw else "."))
     if "train_seconds" in meta:
         where = f" on {machine.get('cpu', 'an unrecorded CPU')} ({machine.get('cores', '?')} cores, NumPy " \
                 f"{machine.get('numpy', '?')}, {', '.join(machine.get('blas', [])) or 'BLAS unrecorded'})" if machine else ""
         out.append(f"- Time: {meta['train_seconds']:.1f} s of training{where}, "
                    f"{meta.get('epochs_run', '?')} epochs, digitnet {meta.get('digitnet_version', '(version not recorded)')}.")
-    out.append(f"- Reproduce: `digitnet train --recipe {meta.get('recipe', 'default')} --seed {meta.get('seed', 0)}`.")
+    out.append(f"- Reproduce: `digitnet train --recipe {meta.get('recipe', 'default')} --seed {meta.get('seed', 0)}"
+               + (f" --synthetic-draw {draw}" if draw else "") + "`.")
     return out
 
 

@@ -57,7 +57,7 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     rng = np.random.default_rng([seed, 23])
     replay = rng.choice(train_idx, size=min(REPLAY, len(train_idx)), replace=False)
     repeats = max(1, int(round(PERSONAL_SHARE / (1 - PERSONAL_SHARE) * (len(replay) + OUTLIERS) / len(images))))
-    outliers = synthetic_sets.training_set(dataset.train.images[train_idx], OUTLIERS, seed)
+    outliers = synthetic_sets.training_set(dataset.train.images[train_idx], OUTLIERS, seed, config.synthetic_draw)
     X = np.concatenate([np.repeat(images, repeats, axis=0), dataset.train.images[replay], outliers])
     y = np.concatenate([np.repeat(labels.astype(np.int64), repeats), dataset.train.labels[replay].astype(np.int64),
                         np.full(len(outliers), -1)])

@@ -141,11 +141,12 @@ def training_data(config: TrainConfig, dataset):
         train_idx, val_idx = split_validation(len(X), config.validation, config.seed)
         X, y = X[train_idx], y[train_idx]
     if config.synthetic_digits:
-        images, labels = synthetic_sets.digits(config.synthetic_digits)
+        images, labels = synthetic_sets.digits(config.synthetic_digits, config.synthetic_draw)
         X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
         y = np.concatenate([y, labels.astype(y.dtype)])
     if config.outliers:
-        extra = synthetic_sets.training_set(dataset.train.images[train_idx], config.outliers, config.seed)
+        extra = synthetic_sets.training_set(dataset.train.images[train_idx], config.outliers, config.seed,
+                                             config.synthetic_draw)
         X = np.concatenate([X, extra.reshape(len(extra), -1) / X.dtype.type(255)])
         y = np.concatenate([y, np.full(len(extra), -1, y.dtype)])
     if config.augmented_copies:

@@ -30,16 +30,32 @@ DRAWN_FAMILIES = ("scribble", "shape", "loop", "composite", "glyph")
 DRAWERS = {"scribble": synth.scribble, "shape": synth.shape, "loop": synth.loop, "composite": synth.composite}
 
 
-def drawn(n: int) -> np.ndarray:
-    """``n`` drawn non-digits (uint8, (n, 28, 28), MNIST-style), as many of each family; cached."""
-    return _cached(f"nondigits-v{VERSION}-{n}", lambda: make_drawn(n, np.random.default_rng([VERSION, n])))
+def drawn(n: int, draw: int = 0) -> np.ndarray:
+    """``n`` drawn non-digits (uint8, (n, 28, 28), MNIST-style), as many of each family; cached.
+    ``draw``: which random draw of them (0: the standard one; see :func:`digits`)."""
+    return _cached(f"nondigits-v{VERSION}-{n}{_suffix(draw)}",
+                   lambda: make_drawn(n, np.random.default_rng([VERSION, n, *_more(draw, 0)])))
 
 
-def digits(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` digits not from MNIST (uint8 images (n, 28, 28), labels (n,)): half typeset, half drawn; cached."""
+def digits(n: int, draw: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` digits not from MNIST (uint8 images (n, 28, 28), labels (n,)): half typeset, half drawn; cached.
+
+    ``draw`` picks another random draw of the same kinds (0: the standard one). A network's refusal of
+    non-digits it never saw depends on the draw it was trained with (``benchmarks/handwriting.py
+    --synthetic-draws`` measures how much), so it is a setting of its own, apart from the seed."""
     labels = np.arange(n) % 10
-    images = _cached(f"digits-v{VERSION}-{n}", lambda: make_digits(labels, np.random.default_rng([VERSION, n, 1])))
+    images = _cached(f"digits-v{VERSION}-{n}{_suffix(draw)}",
+                     lambda: make_digits(labels, np.random.default_rng([VERSION, n, 1, *_more(draw, 1)])))
     return images, labels
+
+
+def _suffix(draw: int) -> str:
+    return f"-draw{draw}" if draw else ""
+
+
+def _more(draw: int, kind: int) -> list[int]:
+    """The generator's extra key for a draw (none for draw 0, so the standard draw stays what it was)."""
+    return [kind, draw] if draw else []
 
 
 def _cached(name: str, make) -> np.ndarray:
@@ -116,7 +132,8 @@ def pairs(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def training_set(images: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` non-digits for one run: two thirds drawn (cached), one third pairs of ``images``."""
+def training_set(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarray:
+    """``n`` non-digits for one run: two thirds drawn (cached; ``draw``: which draw, see :func:`digits`),
+    one third pairs of ``images``."""
     n_pairs = n // 3
-    return np.concatenate([drawn(n - n_pairs), pairs(images, n_pairs, np.random.default_rng([seed, 7]))])
+    return np.concatenate([drawn(n - n_pairs, draw), pairs(images, n_pairs, np.random.default_rng([seed, 7]))])

@@ -1,0 +1,43 @@
+"""The made-up training sets: cached, and one random draw or another on request."""
+
+import numpy as np
+
+from digitnet import synthetic_sets
+from digitnet.recipes import RECIPES, training_data
+
+
+def test_draw_zero_is_the_standard_draw_and_other_draws_differ(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path))
+    standard = synthetic_sets.drawn(10)
+    assert np.array_equal(synthetic_sets.drawn(10, 0), standard)
+    # draw 0 keeps the generator key it always had: the default recipe trains on the same pictures as before
+    assert np.array_equal(standard, synthetic_sets.make_drawn(10, np.random.default_rng([synthetic_sets.VERSION, 10])))
+    other = synthetic_sets.drawn(10, 1)
+    assert other.shape == standard.shape and not np.array_equal(other, standard)
+    assert np.array_equal(synthetic_sets.drawn(10, 1), other)  # the same draw again: the same pictures (cached)
+    images, labels = synthetic_sets.digits(10)
+    images_1, labels_1 = synthetic_sets.digits(10, 1)
+    assert np.array_equal(labels, labels_1) and not np.array_equal(images, images_1)
+    assert len(list(tmp_path.glob("synthetic/*draw1*"))) == 2
+
+
+def test_training_data_uses_the_configs_draw(mnist, monkeypatch):
+    asked = []
+    monkeypatch.setattr(synthetic_sets, "digits",
+                        lambda n, draw=0: asked.append(("digits", n, draw)) or (np.zeros((n, 28, 28), np.uint8), np.arange(n) % 10))
+    monkeypatch.setattr(synthetic_sets, "training_set",
+                        lambda images, n, seed, draw=0: asked.append(("non-digits", n, draw)) or np.zeros((n, 28, 28), np.uint8))
+    X, y, _ = training_data(RECIPES["default"].updated(synthetic_draw=3, synthetic_digits=20, outliers=30), mnist)
+    assert asked == [("digits", 20, 3), ("non-digits", 30, 3)]
+    assert np.count_nonzero(y == -1) == 30 and len(X) == len(y)
+
+
+def test_the_model_card_says_how_to_train_on_the_same_draw():
+    from digitnet.card import _training
+    from digitnet.model import MLP
+
+    model = MLP([4, 3, 2])
+    model.metadata = {"recipe": "default", "seed": 1, "config": RECIPES["default"].updated(synthetic_draw=2).to_dict()}
+    assert "`digitnet train --recipe default --seed 1 --synthetic-draw 2`" in "\n".join(_training(model))
+    model.metadata["config"] = RECIPES["default"].to_dict()
+    assert "`digitnet train --recipe default --seed 1`" in "\n".join(_training(model))
