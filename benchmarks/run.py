@@ -285,7 +285,10 @@ def seed_recipe(env, repeats):
 def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
     """The results as Markdown; ``earlier``: {section: date} for sections kept from an earlier run."""
     earlier = earlier or {}
-    when = lambda name: f" (kept from the run of {earlier[name]})" if name in earlier else ""  # noqa: E731
+
+    def when(name):
+        return f" (kept from the run of {earlier[name]})" if name in earlier else ""
+
     out = [f"# Benchmark results\n\n{env['cpu']}, {env['threads']} BLAS threads (PyTorch set to the same), "
            f"NumPy {env['numpy']}, PyTorch {env['torch']}, scikit-learn {env['sklearn']}; {env['date']}. "
            f"Medians of {env['repeats']} interleaved runs, each in a fresh process with "
