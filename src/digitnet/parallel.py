@@ -74,11 +74,17 @@ def run(tasks: list[Callable[[], T]]) -> list[T]:
 
 
 def map_chunks(function: Callable[[np.ndarray, np.random.Generator], np.ndarray], X: np.ndarray,
-               rng: np.random.Generator, chunk: int = 4096) -> np.ndarray:
+               rng: np.random.Generator, chunk: int = 4096, *, out: np.ndarray | None = None) -> np.ndarray:
     """``function(rows, generator)`` over chunks of ``X`` on all cores, concatenated in order. Each chunk
-    gets its own generator, spawned from ``rng``: the same result on any number of cores."""
+    gets its own generator, spawned from ``rng``: the same result on any number of cores. With ``out``
+    (as many rows as ``X``), each chunk's result is written into it, with no concatenated copy."""
     starts = range(0, len(X), chunk)
     rngs = rng.spawn(len(starts))
+    if out is not None:
+        def into(s, r):
+            out[s:s + chunk] = function(X[s:s + chunk], r)
+        run([lambda s=s, r=r: into(s, r) for s, r in zip(starts, rngs)])
+        return out
     tasks = [lambda s=s, r=r: function(X[s:s + chunk], r) for s, r in zip(starts, rngs)]
     return np.concatenate(run(tasks)) if tasks else X[:0].copy()
 

@@ -252,10 +252,16 @@ def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_s
 
 
 def _prepared(model, X, y):
-    """Fixed rows prepared once, on all cores: every view of every row, view after view, labels repeated."""
-    views = [X if f is None else parallel.map_chunks(lambda rows, _, f=f: f(rows), X, np.random.default_rng(0))
-             for f in model.preparations]
-    return (views[0], y) if len(views) == 1 else (np.concatenate(views), np.tile(y, len(views)))
+    """Fixed rows prepared once, on all cores: every view of every row, view after view, labels repeated
+    (written into one array: no copy of the views to concatenate)."""
+    out = np.empty((len(model.preparations) * len(X), X.shape[1]), X.dtype)
+    for k, f in enumerate(model.preparations):
+        part = out[k * len(X):(k + 1) * len(X)]
+        if f is None:
+            part[...] = X
+        else:
+            parallel.map_chunks(lambda rows, _, f=f: f(rows), X, np.random.default_rng(0), out=part)
+    return out, (y if len(model.preparations) == 1 else np.tile(y, len(model.preparations)))
 
 
 def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, validation) -> dict:
