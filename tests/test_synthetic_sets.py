@@ -40,4 +40,24 @@ def test_the_model_card_says_how_to_train_on_the_same_draw():
     model.metadata = {"recipe": "default", "seed": 1, "config": RECIPES["default"].updated(synthetic_draw=2).to_dict()}
     assert "`digitnet train --recipe default --seed 1 --synthetic-draw 2`" in "\n".join(_training(model))
     model.metadata["config"] = RECIPES["default"].to_dict()
-    assert "`digitnet train --recipe default --seed 1`" in "\n".join(_training(model))
+    assert "`digitnet train --recipe default --seed 1`." in "\n".join(_training(model))
+
+
+def test_the_model_card_names_every_setting_changed_from_the_recipe():
+    """The card's command trains the same model again: a flag for each setting changed (it used to
+    name only the recipe and the seed)."""
+    from digitnet.card import _training
+    from digitnet.cli import build_parser, resolve_config
+    from digitnet.model import MLP
+
+    changed = RECIPES["default"].updated(seed=3, epochs=2, hidden=(64, 32), batch_size=None, deskew="off",
+                                         lr_steps=((1, 0.1),), tutorial_cost=True)
+    model = MLP([4, 3, 2])
+    model.metadata = {"recipe": "default", "seed": 3, "config": changed.to_dict()}
+    line = next(line for line in _training(model) if line.startswith("- Reproduce:"))
+    command = line.split("`")[1]
+    assert command.startswith("digitnet train --recipe default --seed 3")
+    assert "(with lr_steps, tutorial_cost as in its settings)" in line
+    args = build_parser().parse_args(command.split()[1:])
+    again = resolve_config(args)
+    assert again.updated(lr_steps=((1, 0.1),), tutorial_cost=True) == changed

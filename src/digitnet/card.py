@@ -13,8 +13,10 @@ import json
 
 import numpy as np
 
+from .config import SETTINGS
 from .metrics import Evaluation
 from .reading import decide, inspect_prepared
+from .recipes import RECIPES
 from .version import __version__
 
 INTENDED_USE = """\
@@ -80,9 +82,28 @@ def _training(model) -> list[str]:
                 f"{machine.get('numpy', '?')}, {', '.join(machine.get('blas', [])) or 'BLAS unrecorded'})" if machine else ""
         out.append(f"- Time: {meta['train_seconds']:.1f} s of training{where}, "
                    f"{meta.get('epochs_run', '?')} epochs, digitnet {meta.get('digitnet_version', '(version not recorded)')}.")
-    out.append(f"- Reproduce: `digitnet train --recipe {meta.get('recipe', 'default')} --seed {meta.get('seed', 0)}"
-               + (f" --synthetic-draw {draw}" if draw else "") + "`.")
+    out.append(f"- Reproduce: {_reproduce(meta.get('recipe', 'default'), meta.get('seed', 0), config)}.")
     return out
+
+
+def _reproduce(recipe: str, seed, config: dict) -> str:
+    """The command that trains the model again: its recipe and seed, and a flag for each setting it
+    changed (a setting that has no flag is named instead)."""
+    words, unflagged = [f"digitnet train --recipe {recipe} --seed {seed}"], []
+    base = RECIPES[recipe].to_dict() if recipe in RECIPES else {}
+    for name, spec in SETTINGS.items():
+        if name in ("seed", "description") or name not in config or name not in base or config[name] == base[name]:
+            continue
+        value, flag = config[name], f"--{name.replace('_', '-')}"
+        if not spec["flag"]:
+            unflagged.append(name)
+        elif spec["kind"] is bool:
+            words.append(flag if value else f"--no-{flag[2:]}")
+        elif spec["kind"] == "sizes":
+            words.append(f"{flag} {','.join(map(str, value))}")
+        else:
+            words.append(f"{flag} {'full' if value is None else value}")
+    return f"`{' '.join(words)}`" + (f" (with {', '.join(unflagged)} as in its settings)" if unflagged else "")
 
 
 def _evaluation(model, evaluation: Evaluation | None, refusals: dict | None, handwriting: dict | None) -> list[str]:
