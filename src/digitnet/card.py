@@ -68,7 +68,7 @@ def _training(model) -> list[str]:
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
            f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
            f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
-    draw = (config or {}).get("synthetic_draw", 0)
+    draw = config.get("synthetic_draw", 0)
     if config:
         out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "
                    f"{config.get('epochs')} epochs, batch {config.get('batch_size') or 'full'}, "

@@ -152,17 +152,17 @@ class MLP:
         X = self._check_input(X)
         out = np.empty((len(X), self.sizes[-1]), self.dtype)
         for start in range(0, len(X), batch_size):
-            views = self.views(X[start:start + batch_size])
-            for i, x in enumerate(views):
-                for layer in self.layers:
-                    x = layer.apply(x)
-                if i == 0:
-                    out[start:start + batch_size] = x
-                else:
-                    out[start:start + batch_size] += x
-            if len(views) > 1:
-                out[start:start + batch_size] /= len(views)
+            out[start:start + batch_size] = self.mean_logits(self.views(X[start:start + batch_size]))
         return out
+
+    def mean_logits(self, views: list[np.ndarray]) -> np.ndarray:
+        """The network's logits on each view of the same rows (:meth:`views`), averaged, in a new array."""
+        total = None
+        for x in views:
+            for layer in self.layers:
+                x = layer.apply(x)
+            total = x if total is None else total + x
+        return total if len(views) == 1 else total / len(views)
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes), in a new array (see :meth:`logits`)."""

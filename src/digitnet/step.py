@@ -36,14 +36,20 @@ def forward_backward(model, x, labels: np.ndarray, sums: dict, *, rng, metrics: 
 
 def evaluate_loss(model, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on pixels ``X`` and labels ``y`` (its inference path)."""
+    return evaluate_views(model, model.views(np.ascontiguousarray(X, dtype=model.dtype)), y, batch_size=batch_size)
+
+
+def evaluate_views(model, views: list[np.ndarray], y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
+    """:func:`evaluate_loss` on the model's views of the pixels (:meth:`~digitnet.model.MLP.views`),
+    prepared once: what ``fit`` evaluates every epoch."""
     total, correct = 0.0, 0
-    for start in range(0, len(X), batch_size):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-        logits = model.logits(xb, batch_size=batch_size)
+    for start in range(0, len(y), batch_size):
+        yb = y[start:start + batch_size]
+        logits = model.mean_logits([view[start:start + batch_size] for view in views])
         correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
         loss, _ = softmax_cross_entropy(logits, yb, out=logits)
         total += loss * len(yb)
-    return total / len(X), correct / len(X)
+    return total / len(y), correct / len(y)
 
 
 def check_finite_loss(loss: float, epoch: int, step: int, lr: float, weight_decay: float = 0.0) -> None:

@@ -22,7 +22,7 @@ from .fullbatch import FullBatch
 from .minibatch import MiniBatches
 from .model import MLP
 from .optim import Optimizer
-from .step import check_finite_loss, check_finite_params, evaluate_loss
+from .step import check_finite_loss, check_finite_params, evaluate_views
 
 
 @dataclass
@@ -173,7 +173,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     ``X`` holds pixels: the model's input preparation (:meth:`~digitnet.model.MLP.prepare`,
     deskewing: every view the model reads, so a model that reads two views trains on both of each
     row) is applied to them once, or to each batch after its distortions; its time counts in the
-    epochs' seconds. The validation rows are read as :meth:`~digitnet.model.MLP.logits` reads pictures.
+    epochs' seconds. The validation rows are read as :meth:`~digitnet.model.MLP.logits` reads pictures
+    (their views prepared once).
 
     Raises :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite,
     before anything is checkpointed.
@@ -186,8 +187,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     resume, decay = resume or Resume(epoch=0), getattr(optimizer, "weight_decay", 0.0)
     history = resume.history
-    if validation is not None:  # read like any picture: model.logits takes the model's views itself
-        validation = (np.ascontiguousarray(validation[0], dtype=model.dtype), np.asarray(validation[1]))
+    if validation is not None:  # read as model.logits reads pictures: its views, prepared once here
+        validation = (model.views(np.ascontiguousarray(validation[0], dtype=model.dtype)), np.asarray(validation[1]))
     state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
                        batches.n_labelled, epoch=resume.epoch,
                        seconds=resume.seconds + time.perf_counter() - preparing)  # preparing the inputs counts
@@ -272,5 +273,5 @@ def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, va
               **{name: value / n for name, value in totals.items() if name not in ("loss", "correct")},
               "seconds": state.seconds}
     if validation is not None:
-        record["val_loss"], record["val_accuracy"] = evaluate_loss(state.model, *validation)
+        record["val_loss"], record["val_accuracy"] = evaluate_views(state.model, *validation)
     return record
