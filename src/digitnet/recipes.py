@@ -195,7 +195,7 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
         resume, rng = restore(resume_from, model, optimizer, callbacks)
     started = time.perf_counter()
     try:
-            history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
+        history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
                       callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
                       batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
                       checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
