@@ -39,5 +39,7 @@ else
 fi
 echo "installing system packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# ${sudo[@]+...}: an empty array is "unset" to `set -u` in bash before 4.4
+# a source that cannot be reached fails the update, not the install from the lists that could be read
+${sudo[@]+"${sudo[@]}"} apt-get update -qq || echo "apt-get update failed for some sources: installing from the lists there are" >&2
+${sudo[@]+"${sudo[@]}"} apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
