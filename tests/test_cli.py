@@ -134,3 +134,30 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--config", str(config)])
     assert info.value.code == 2 and "unknown setting(s) hiden" in capsys.readouterr().err
+
+
+def test_options_anywhere_among_the_positionals_of_every_command(trained, tmp_path, capsys):
+    """`predict MODEL --json A B` (defect: argparse stopped taking positionals after an option), and the
+    same for every command that takes positionals: each parses to the same arguments either way."""
+    from digitnet.cli import build_parser
+
+    path, _ = trained
+    pictures = []
+    for k in range(2):
+        pictures.append(tmp_path / f"d{k}.png")
+        Image.new("L", (40, 40), 255).save(pictures[-1])
+    assert main(["predict", str(path), "--json", *map(str, pictures)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all('"verdict"' in line for line in lines)
+    parser = build_parser()
+    for a, b in ((["predict", "m.safetensors", "a.png", "b.png", "--json"], ["predict", "--json", "m.safetensors", "a.png", "b.png"]),
+                 (["evaluate", "m.safetensors", "--json"], ["evaluate", "--json", "m.safetensors"]),
+                 (["report", "m.safetensors", "--out", "r"], ["report", "--out", "r", "m.safetensors"]),
+                 (["card", "m.safetensors", "--out", "c.md"], ["card", "--out", "c.md", "m.safetensors"]),
+                 (["export", "m.safetensors", "--onnx", "m.onnx"], ["export", "--onnx", "m.onnx", "m.safetensors"]),
+                 (["finetune", "m.safetensors", "--epochs", "2"], ["finetune", "--epochs", "2", "m.safetensors"]),
+                 (["serve", "m.safetensors", "--port", "9"], ["serve", "--port", "9", "m.safetensors"]),
+                 (["datasets", "verify", "mnist"], ["datasets", "verify", "mnist"]),
+                 (["datasets", "export", "personal", "d"], ["datasets", "export", "personal", "d"])):
+        assert vars(parser.parse_args(a)) == vars(parser.parse_args(b)), (a, b)
+    assert vars(parser.parse_args(["predict", "--json", "m.safetensors", "a.png", "b.png"]))["paths"][2].name == "b.png"

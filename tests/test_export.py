@@ -14,6 +14,7 @@ import yaml
 
 from digitnet import MLP, ACTIVATIONS, evaluate, save_model
 from digitnet.cli import main
+from digitnet.reading import decide
 from digitnet.export.onnx_model import to_onnx
 
 
@@ -48,7 +49,7 @@ def test_the_default_model_through_the_command_on_all_10000_test_images(default_
     proto = onnx.load(out)
     onnx.checker.check_model(proto, full_check=True)
     assert [i.name for i in proto.graph.input] == ["pixels"]
-    assert [o.name for o in proto.graph.output] == ["probabilities", "label"]
+    assert [o.name for o in proto.graph.output] == ["probabilities", "label", "logits"]
     assert {op.domain: op.version for op in proto.opset_import}[""] == 17
     props = {p.key: p.value for p in proto.metadata_props}
     assert props["architecture"] == "784-256-256-10 relu" and json.loads(props["classes"]) == [str(i) for i in range(10)]
@@ -57,7 +58,14 @@ def test_the_default_model_through_the_command_on_all_10000_test_images(default_
     X = mnist.test.features()
     probabilities, labels = _run(proto, X)
     np.testing.assert_array_equal(labels, default_model.predict(X))  # every one of the 10,000
-    assert np.abs(probabilities - default_model.predict_proba(X)).max() <= 1e-5
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(["logits"], {"pixels": X})
+    assert np.abs(logits - default_model.logits(X)).max() <= 1e-4
+    # the probabilities are calibrated: the confidences read() reports, not the raw softmax
+    temperature = default_model.metadata["calibration"]["temperature"]
+    assert temperature != 1 and float(props["temperature"]) == temperature
+    readings = decide(default_model, mnist.test.images[:200] / np.float32(255), [None] * 200)
+    assert np.abs(probabilities[:200] - np.array([r.probabilities for r in readings])).max() <= 1e-5
 
 
 def test_export_without_onnx_installed_says_how_to_get_it(tmp_path, capsys, monkeypatch):
@@ -87,11 +95,12 @@ def test_model_card_has_front_matter_and_measured_sections(default_model, mnist,
     assert main(["card", str(path), "--out", str(card), "--handwriting", str(results)]) == 0
     text = card.read_text()
     front = yaml.safe_load(text.split("---\n")[1])
-    assert front["library_name"] == "digitnet" and front["license"] == "mit" and front["datasets"] == ["mnist"]
+    assert front["library_name"] == "digitnet" and front["license"] == "cc-by-sa-3.0" and front["datasets"] == ["mnist"]
     accuracy = evaluate(default_model, mnist.test).accuracy
     assert front["model-index"][0]["results"][0]["metrics"][0]["value"] == pytest.approx(accuracy)
-    for section in ("## Intended use", "## Training", "## Evaluation", "## Limitations"):
+    for section in ("## Intended use", "## Training", "## Evaluation", "## Limitations", "## Licence"):
         assert section in text
+    assert "Creative Commons Attribution-Share Alike 3.0" in text and "MIT License" in text  # weights: the data's terms
     assert f"{accuracy * 100:.2f}%" in text and "Refusals on the test digits" in text
     assert "70.0% read correctly, 20.0% refused, 10.0% wrong" in text and "doodles 95.0%" in text
     assert "fontB (50% read correctly)" in text  # the worst font is named

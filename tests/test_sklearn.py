@@ -103,3 +103,39 @@ def test_partial_fit_needs_classes_then_learns_mnist():
         clf.partial_fit(X[start:start + 2000], y[start:start + 2000], classes=np.arange(10))
     assert clf.n_iter_ == 5 and clf.t_ == 10000
     assert clf.score(X[10000:], y[10000:]) >= 0.85  # held-out rows of the training split
+
+
+def _arrays(obj, seen=None):
+    """Every ndarray reachable from ``obj`` (attributes, dicts, lists, tuples)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from _arrays(value, seen)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _arrays(value, seen)
+    elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("digitnet"):
+        yield from _arrays(vars(obj), seen)
+
+
+def test_a_pickled_estimator_holds_no_training_row_and_predicts_the_same():
+    """joblib/pickle keep the weights (and the optimizer's moments, so partial_fit can go on), not the
+    last batch, the gradients or the buffers of the last step (defect: each Dense kept its input batch)."""
+    import pickle
+
+    train = datasets.load("mnist").train
+    X, y = train.features()[:3000], train.labels[:3000]
+    clf = DigitnetClassifier(hidden_layer_sizes=(32,), max_iter=2, batch_size=1000, random_state=0, dtype="float32")
+    clf.fit(X, y)
+    data = pickle.dumps(clf)
+    restored = pickle.loads(data)
+    assert not any(1000 in a.shape for a in _arrays(restored))  # no batch of training rows, nor anything made from one
+    weights = sum(a.nbytes for a in clf.coefs_ + clf.intercepts_)
+    assert len(data) < 3.5 * weights  # the weights and the optimizer's two moments, little else
+    np.testing.assert_array_equal(restored.predict_proba(X[:500]), clf.predict_proba(X[:500]))
+    restored.partial_fit(X[:200], y[:200])  # and it can go on learning

@@ -26,15 +26,18 @@ from .metrics import Evaluation, accuracy, confusion_matrix, evaluate, per_class
 from .model import MLP
 from .modelfile import load_model, save_model
 from .optim import SGD, Adam, AdamW
+from .data.preprocess import open_image, prepare
+from .reading import Calibration, Reading, read
+from .export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
 from .recipes import RECIPES, train
 from .schedules import Constant, Cosine, OneCycle, Step
 from .training import Callback, EarlyStopping, History, fit
 from .version import __version__
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "Adam", "AdamW", "Callback", "Constant", "Cosine", "DataError", "Dense",
-    "DigitnetError", "Dropout", "EarlyStopping", "Evaluation", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
+    "ACTIVATIONS", "Activation", "Adam", "AdamW", "Calibration", "Callback", "Constant", "Cosine", "DataError", "Dense",
+    "DigitnetError", "Dropout", "EarlyStopping", "Evaluation", "export_onnx", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
     "Step", "TrainConfig", "TrainingDiverged", "UsageError", "accuracy", "confusion_matrix", "datasets", "evaluate", "fit",
-    "load_model", "per_class_accuracy", "save_model", "softmax", "softmax_cross_entropy", "train", "tutorial_cost",
+    "load_model", "open_image", "per_class_accuracy", "prepare", "read", "Reading", "save_model", "softmax", "softmax_cross_entropy", "to_onnx", "train", "tutorial_cost",
     "__version__",
 ]

@@ -14,6 +14,7 @@ import json
 import numpy as np
 
 from .config import SETTINGS
+from .data.registry import REGISTRY
 from .metrics import Evaluation
 from .reading import decide, inspect_prepared
 from .recipes import RECIPES
@@ -43,7 +44,7 @@ def _front_matter(model, evaluation: Evaluation | None) -> str:
     meta = model.metadata
     dataset = meta.get("dataset", "unknown")
     accuracy = evaluation.accuracy if evaluation else meta.get("test_accuracy")
-    fields = {"license": "mit", "library_name": "digitnet", "pipeline_tag": "image-classification",
+    fields = {"license": _data_licence(dataset)[0], "library_name": "digitnet", "pipeline_tag": "image-classification",
               "tags": ["digitnet", "mnist", "handwritten-digits", "mlp", "numpy", "image-classification"],
               "datasets": [dataset if "/" not in dataset else "custom"], "metrics": ["accuracy"]}
     if accuracy is not None:
@@ -53,6 +54,25 @@ def _front_matter(model, evaluation: Evaluation | None) -> str:
             "metrics": [{"type": "accuracy", "value": round(float(accuracy), 6), "name": "Test accuracy"}]}]}]
     lines = ["---"] + [f"{key}: {json.dumps(value)}" for key, value in fields.items()] + ["---"]
     return "\n".join(lines)
+
+
+def _data_licence(dataset: str) -> tuple[str, str]:
+    """(Hugging Face licence id, words) of the weights: those of the data they were trained on, which they
+    derive from (the code that trained them is MIT; the data's terms are what bind the weights)."""
+    info = REGISTRY.get(dataset)
+    if info is None:
+        return "other", "the licence of the data it was trained on (not a data set digitnet knows by name)"
+    return info.license, info.license_name
+
+
+def _licence(model) -> list[str]:
+    dataset = model.metadata.get("dataset", "unknown")
+    _, words = _data_licence(dataset)
+    return ["## Licence", "",
+            f"The weights were trained on {dataset}, so its terms apply to them: {words}. digitnet, the code that "
+            "trained them and reads with them, is under the MIT License. The synthetic digits and non-digits it "
+            "learned from are made by digitnet's own code (and fonts shipped with matplotlib, under their own free "
+            "licences)."]
 
 
 #: how the card says what the network reads (after its parameter count)
@@ -182,5 +202,6 @@ def model_card(model, *, evaluation: Evaluation | None = None, refusals: dict | 
              "A multi-layer perceptron trained with digitnet, a from-scratch NumPy network for handwritten digits"
              + (f"; the file is `{model_path}`" if model_path else "") + f". Card written by digitnet {__version__}.", "",
              "## Intended use", "", INTENDED_USE, "", *_training(model), "",
-             *_evaluation(model, evaluation, refusals, handwriting), "", "## Limitations", "", LIMITATIONS, *_measured_limits(evaluation, handwriting), ""]
+             *_evaluation(model, evaluation, refusals, handwriting), "", "## Limitations", "", LIMITATIONS, *_measured_limits(evaluation, handwriting), "",
+             *_licence(model), ""]
     return "\n".join(parts) + "\n"

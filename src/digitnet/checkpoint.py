@@ -12,12 +12,12 @@ with weights bit-identical to a run that was never interrupted.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from .errors import ModelFileError, UsageError
 from .fileio import atomic_write_bytes
@@ -48,7 +48,7 @@ class Checkpointer:
     def close(self) -> None:
         """Let another run use the directory."""
         if self._lock is not None:
-            self._lock.close()  # closing the file releases the lock
+            self._lock.release()
             self._lock = None
 
     def due(self, step: int) -> bool:
@@ -79,23 +79,22 @@ class Checkpointer:
         return path
 
 
-def _lock(directory: Path):
-    """An exclusive lock on ``directory/.lock`` for the life of a run: two runs never share checkpoints."""
+def _lock(directory: Path) -> FileLock:
+    """An exclusive lock on ``directory/.lock`` for the life of a run: two runs never share checkpoints
+    (``filelock``: an OS lock on Linux, macOS and Windows alike, released if the process dies)."""
     directory.mkdir(parents=True, exist_ok=True)
-    handle = open(directory / ".lock", "a+")
+    lock = FileLock(directory / ".lock", timeout=0)
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        owner = handle.read().strip()
-        handle.close()
+        lock.acquire()
+    except Timeout:
+        try:
+            owner = (directory / ".lock.owner").read_text().strip()
+        except OSError:
+            owner = ""
         raise UsageError(f"{directory}: another run is writing checkpoints here"
                          + (f" (process {owner})" if owner else "") + "; wait for it, or choose another directory") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
+    (directory / ".lock.owner").write_text(str(os.getpid()))
+    return lock
 
 
 def checkpoints(directory: str | Path) -> list[Path]:

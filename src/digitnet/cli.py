@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,11 @@ from .reading import read
 from .schema import parse_json
 from .recipes import RECIPES, get_recipe, train
 from .version import __version__
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 BLOCKS = " ░▒▓█"
 _UNSET = object()  # default of setting flags: not given (a value may legitimately be None)
@@ -98,8 +102,25 @@ def add_setting_flags(parser, names=None, *, default=None) -> None:
                                            help=spec["help"], **kwargs)
 
 
+class Parser(argparse.ArgumentParser):
+    """A command's parser that takes options anywhere among its positionals
+    (``predict MODEL --json a.png b.png``), as ``parse_intermixed_args`` does; parsers with
+    subcommands parse as usual (argparse cannot intermix those)."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `digitnet COMMAND --help` for each command's options. Results go to standard output "
@@ -107,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                "exit status: 0 done; 1 a data, model-file or file-system error, or a run that diverged;\n"
                "2 a usage error (a bad flag or setting); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM)")
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train a model and save it", description=(
         "Train an MLP. Settings come from the recipe (default: 'default'), then --config, then flags. "
@@ -166,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="list, download or verify datasets",
                        description="Registered datasets: mnist (embedded), fashion-mnist and kmnist (downloaded on first "
                                    "use into the user cache, or $DIGITNET_CACHE).")
-    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     dl = dsub.add_parser("list", help="each dataset, and where it is")
     dl.add_argument("--json", action="store_true", help="one JSON object per dataset on stdout")
     dl = dsub.add_parser("download", help="fetch a dataset now (tries each mirror, verifies checksums)")

@@ -21,7 +21,7 @@ from .config import TrainConfig
 from .errors import UsageError
 from .metrics import evaluate
 from .model import MLP
-from .optim import Adam
+from .optim import Adam, AdamW
 from .reading import calibrate
 from .recipes import split_validation
 from .training import Callback, fit
@@ -44,7 +44,8 @@ class FinetuneResult:
 
 
 def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epochs: int = 4, lr: float = 5e-4,
-             seed: int = 0, callbacks: list[Callback] = ()) -> FinetuneResult:
+             seed: int = 0, callbacks: list[Callback] = (), replay: int = REPLAY, anchor: float = 0.0,
+             share: float = PERSONAL_SHARE) -> FinetuneResult:
     """A new model: ``model`` trained further on ``images`` (n, 28, 28) uint8 with ``labels``, replaying
     ``dataset``'s training split. ``model`` itself is not changed."""
     if len(images) < MIN_SAMPLES:
@@ -55,8 +56,8 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     config = TrainConfig.from_dict(model.metadata["config"]) if model.metadata.get("config") else TrainConfig()
     train_idx, val_idx = split_validation(len(dataset.train), config.validation or 0.1, config.seed)
     rng = np.random.default_rng([seed, 23])
-    replay = rng.choice(train_idx, size=min(REPLAY, len(train_idx)), replace=False)
-    repeats = max(1, int(round(PERSONAL_SHARE / (1 - PERSONAL_SHARE) * (len(replay) + OUTLIERS) / len(images))))
+    replay = rng.choice(train_idx, size=min(replay, len(train_idx)), replace=False)
+    repeats = max(1, int(round(share / (1 - share) * (len(replay) + OUTLIERS) / len(images))))
     outliers = synthetic_sets.training_set(dataset.train.images[train_idx], OUTLIERS, seed, config.synthetic_draw)
     X = np.concatenate([np.repeat(images, repeats, axis=0), dataset.train.images[replay], outliers])
     y = np.concatenate([np.repeat(labels.astype(np.int64), repeats), dataset.train.labels[replay].astype(np.int64),
@@ -68,7 +69,8 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     augment = config.augmentation()
     if augment.identity:  # a model trained without distortions: 30 samples still need them
         augment = LIGHT
-    fit(tuned, Adam(lr), X, y, epochs=epochs, batch_size=128, rng=np.random.default_rng([seed, 29]),
+    optimizer = AdamW(lr, weight_decay=anchor, anchor=model.params) if anchor else Adam(lr)
+    fit(tuned, optimizer, X, y, epochs=epochs, batch_size=128, rng=np.random.default_rng([seed, 29]),
         callbacks=callbacks, augment=augment, augment_seed=seed)
     seconds = time.perf_counter() - started
     calibration = calibrate(tuned, dataset.train.images[val_idx] / np.float32(255), dataset.train.labels[val_idx])

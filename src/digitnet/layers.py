@@ -97,6 +97,14 @@ class Dense:
     def apply(self, x: np.ndarray) -> np.ndarray:
         return x @ self.params["W"] + self.params["b"]
 
+    def __getstate__(self) -> dict:
+        """What pickling keeps (scikit-learn users save estimators with joblib): the parameters, not the
+        last batch's input, the gradients or the buffers (caches of the last step, rebuilt by the next)."""
+        return {"params": self.params, "input_grad": self.input_grad}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["params"]["W"], state["params"]["b"], input_grad=state["input_grad"])
+
     def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray | None:
         """dX, after storing dW and db in ``grads`` (added to them if ``accumulate``)."""
         W, db = self.params["W"], self.grads["b"]
@@ -207,6 +215,12 @@ class Activation:
     def apply(self, x: np.ndarray) -> np.ndarray:
         return self._f(x)  # in place: x is the caller's own new array
 
+    def __getstate__(self) -> dict:
+        return {"name": self.name}  # not the last batch's output
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["name"])
+
 
 
 class Dropout:
@@ -246,3 +260,9 @@ class Dropout:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return x
+
+    def __getstate__(self) -> dict:
+        return {"p": self.p}  # not the last batch's mask
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["p"])

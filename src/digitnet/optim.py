@@ -20,8 +20,11 @@ class Optimizer:
 
     hyperparameters: tuple[str, ...] = ()
 
-    def __init__(self, lr):
+    def __init__(self, lr, anchor: dict[str, np.ndarray] | None = None):
         self.schedule = lr if callable(lr) else Constant(lr)
+        # weight decay pulls toward these values instead of zero (L2-SP, Li, Grandvalet & Davoine 2018,
+        # https://arxiv.org/abs/1802.01483): a fine-tuning stays near the weights it started from
+        self.anchor = {name: np.array(value, copy=True) for name, value in (anchor or {}).items()}
         self.t = 0  # steps taken
         self.state: dict[str, dict[str, np.ndarray]] = {}  # what a checkpoint keeps
         self._scratch: dict[str, np.ndarray] = {}  # working memory, not state
@@ -42,6 +45,13 @@ class Optimizer:
     def update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
+    def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """g + λ p (L2 weight decay), or g + λ (p - p₀) for a parameter with an anchor p₀ (L2-SP)."""
+        if not self.weight_decay:
+            return grad
+        anchor = self.anchor.get(name)
+        return grad + self.weight_decay * (param if anchor is None else param - anchor)
+
     def _slot(self, name: str, slot: str, like: np.ndarray) -> np.ndarray:
         state = self.state.setdefault(name, {})
         array = state.get(slot)
@@ -57,6 +67,10 @@ class Optimizer:
         if array is None or array.strides != like.strides:
             array = self._scratch[name] = np.empty_like(like)
         return array
+
+    def __getstate__(self) -> dict:
+        """Pickled without its scratch memory (working arrays of the last step, not state)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_scratch"} | {"_scratch": {}}
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
         """(arrays ``"{param}.{slot}"``, scalars) — everything needed to resume exactly."""
@@ -81,21 +95,21 @@ class SGD(Optimizer):
     Plain:     p = p - lr g                                   (the tutorial's update)
     Momentum:  v = μ v + g;   p = p - lr v
     Nesterov:  v = μ v + g;   p = p - lr (g + μ v)
-    with g = grad + λ p when ``weight_decay`` λ > 0.
+    with g = grad + λ p when ``weight_decay`` λ > 0 (λ (p - p₀) for a parameter with an ``anchor`` p₀).
     """
 
     hyperparameters = ("momentum", "nesterov", "weight_decay")
 
-    def __init__(self, lr, momentum: float = 0.0, *, nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(lr)
+    def __init__(self, lr, momentum: float = 0.0, *, nesterov: bool = False, weight_decay: float = 0.0,
+                 anchor: dict[str, np.ndarray] | None = None):
+        super().__init__(lr, anchor)
         if not 0 <= momentum < 1 or weight_decay < 0 or (nesterov and momentum == 0):
             raise UsageError(f"SGD needs 0 <= momentum < 1 (> 0 for Nesterov) and weight_decay >= 0, "
                              f"got momentum={momentum}, weight_decay={weight_decay}")
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
 
     def update(self, name, param, grad, lr):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param
+        grad = self._decayed(name, param, grad)
         if not self.momentum:
             param -= lr * grad
             return
@@ -122,17 +136,16 @@ class Adam(Optimizer):
 
     hyperparameters = ("beta1", "beta2", "eps", "weight_decay")
 
-    def __init__(self, lr=1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(lr)
+    def __init__(self, lr=1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+                 anchor: dict[str, np.ndarray] | None = None):
+        super().__init__(lr, anchor)
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1 and eps > 0 and weight_decay >= 0):
             raise UsageError(f"Adam needs 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0: "
                              f"got {beta1}, {beta2}, {eps}, {weight_decay}")
         self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
 
     def update(self, name, param, grad, lr):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * param
-        self._adam(name, param, grad, lr)
+        self._adam(name, param, self._decayed(name, param, grad), lr)
 
     def _adam(self, name, param, grad, lr):
         b1, b2, t = self.beta1, self.beta2, self.t
@@ -160,13 +173,18 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """AdamW (Loshchilov & Hutter 2019, https://arxiv.org/abs/1711.05101): Adam with decoupled weight decay.
 
-    p = p - lr λ p, then the Adam step on the plain gradient (as PyTorch's AdamW).
+    p = p - lr λ p, then the Adam step on the plain gradient (as PyTorch's AdamW);
+    p = p - lr λ (p - p₀) for a parameter with an ``anchor`` p₀ (L2-SP, decoupled).
     """
 
-    def __init__(self, lr=1e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay: float = 0.01):
-        super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    def __init__(self, lr=1e-3, *, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay: float = 0.01,
+                 anchor: dict[str, np.ndarray] | None = None):
+        super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, anchor=anchor)
 
     def update(self, name, param, grad, lr):
-        if self.weight_decay:
+        anchor = self.anchor.get(name)
+        if self.weight_decay and anchor is None:
             param *= 1 - lr * self.weight_decay
+        elif self.weight_decay:  # toward the anchor: p = p - lr λ (p - p₀)
+            param -= lr * self.weight_decay * (param - anchor)
         self._adam(name, param, grad, lr)

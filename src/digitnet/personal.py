@@ -9,12 +9,12 @@ full disk between the two writes loses at most the sample being added, never an 
 
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from . import paths
 from .data.idx import read_idx, write_idx
@@ -29,15 +29,23 @@ def directory() -> Path:
     return paths.home() / "personal"
 
 
+LOCK_TIMEOUT = 30.0  # seconds: a write holds the lock for milliseconds; this long means something is stuck
+
+
 @contextmanager
 def _locked(folder: Path):
+    """The set's lock (``filelock``: an OS lock on every platform): one writer at a time."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # brief: one sample is written at a time
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    lock = FileLock(folder / ".lock", timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise DataError(f"{folder / '.lock'}: another process has held the personal set's lock for "
+                        f"{LOCK_TIMEOUT:.0f} s; is something stuck?") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def load(folder: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

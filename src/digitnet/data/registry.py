@@ -18,6 +18,8 @@ class DatasetInfo:
     urls: tuple[str, ...] = ()  # base URLs, tried in order
     md5: dict[str, str] = field(default_factory=dict)  # file stem -> MD5 of the published .gz
     embedded: bool = False
+    license: str = "other"  # the data's licence, as a Hugging Face licence id (a model trained on it derives from it)
+    license_name: str = "unknown: see the data set's source"
 
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -33,7 +35,8 @@ REGISTRY: dict[str, DatasetInfo] = {
         urls=("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
         md5=dict(zip(FILES, ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
                              "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
-        embedded=True,
+        embedded=True, license="cc-by-sa-3.0",
+        license_name="Creative Commons Attribution-Share Alike 3.0 (as stated by its authors)",
     ),
     "fashion-mnist": DatasetInfo(
         "fashion-mnist", "Fashion-MNIST: Zalando article images (Xiao, Rasul, Vollgraf 2017)",
@@ -48,6 +51,7 @@ REGISTRY: dict[str, DatasetInfo] = {
               "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
         md5=dict(zip(FILES, ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
                              "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
+        license="mit", license_name="MIT (Zalando SE)",
     ),
     "kmnist": DatasetInfo(
         "kmnist", "Kuzushiji-MNIST: cursive Japanese characters (Clanuwat et al. 2018)",
@@ -56,5 +60,6 @@ REGISTRY: dict[str, DatasetInfo] = {
         urls=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
         md5=dict(zip(FILES, ("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
                              "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134"))),
+        license="cc-by-sa-4.0", license_name="Creative Commons Attribution-Share Alike 4.0 (ROIS-DS CODH)",
     ),
 }

@@ -4,8 +4,9 @@ The graph is the network itself, one node per step, so that any ONNX runtime com
 what :meth:`digitnet.MLP.predict_proba` computes::
 
     pixels [N, 784] -> Gemm(W1, b1) -> Tanh -> Gemm(W2, b2) -> ... -> Gemm(WL, bL) -> logits
-    logits -> Softmax -> probabilities [N, classes]
+    logits / T -> Softmax -> probabilities [N, classes]   (T: the calibrated temperature)
     logits -> ArgMax  -> label [N] (int64)
+    logits            -> logits [N, classes]              (the network's own, before the temperature)
 
 A model that deskews (``--deskew on``) has the deskewing in front: its moments (MatMul), its
 slant and centre, and a bilinear GridSample at the sheared coordinates. One that reads both views
@@ -13,10 +14,11 @@ slant and centre, and a bilinear GridSample at the sheared coordinates. One that
 (Concat), then averages the two halves' logits (Reshape, ReduceMean).
 
 The input is already prepared (a 28x28 picture cropped, scaled and centred like MNIST's, in
-[0, 1], flattened): :func:`digitnet.data.preprocess.prepare` does that. The probabilities are the
-network's own (temperature 1); the temperature and thresholds that turn them into a verdict
-are in the metadata (``calibration``), with the architecture, dataset, classes, test accuracy,
-preprocessing and digitnet version.
+[0, 1], flattened): :func:`digitnet.prepare` does that. The probabilities are calibrated: the
+logits are divided by the temperature fitted on the model's validation split (1 for a model
+without one), so they are the confidences :func:`digitnet.read` reports. The thresholds that
+turn them into a verdict are in the metadata (``calibration``), with the architecture, dataset,
+classes, test accuracy, preprocessing and digitnet version.
 """
 
 from __future__ import annotations
@@ -69,12 +71,20 @@ def metadata_props(model) -> dict[str, str]:
              "sizes": json.dumps(model.sizes), "activation": model.activation, "dtype": model.dtype.name,
              "preprocessing": PREPROCESSING + DESKEW_WORDS[model.deskew],
              "deskew": model.deskew, "digitnet_version": __version__, "input": "pixels",
-             "outputs": "probabilities, label"}
+             "outputs": "probabilities (calibrated: softmax of logits / temperature), label, logits",
+             "temperature": repr(temperature(model))}
     for key in METADATA_KEYS:
         if key in model.metadata:
             value = model.metadata[key]
             props[key] = value if isinstance(value, str) else json.dumps(value)
     return props
+
+
+def temperature(model) -> float:
+    """The calibrated temperature the graph divides the logits by (1 for an uncalibrated model)."""
+    from ..reading import Calibration
+
+    return float(Calibration.of(model).temperature)
 
 
 def to_onnx(model, *, dtype: str | None = None):
@@ -109,12 +119,15 @@ def to_onnx(model, *, dtype: str | None = None):
         nodes.append(helper.make_node("Reshape", [f"z{last}", "views_shape"], ["view_logits"], name="split_views"))
         nodes.append(helper.make_node("ReduceMean", ["view_logits"], ["logits"], axes=[0], keepdims=0,
                                       name="mean_of_views"))
-    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
+    initializers.append(numpy_helper.from_array(np.array(temperature(model), dtype), "temperature"))
+    nodes.append(helper.make_node("Div", ["logits", "temperature"], ["calibrated_logits"], name="temperature"))
+    nodes.append(helper.make_node("Softmax", ["calibrated_logits"], ["probabilities"], axis=1))
     nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0))
     graph = helper.make_graph(
         nodes, "digitnet", [helper.make_tensor_value_info("pixels", elem, ["N", model.sizes[0]])],
         [helper.make_tensor_value_info("probabilities", elem, ["N", model.sizes[-1]]),
-         helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"])],
+         helper.make_tensor_value_info("label", onnx.TensorProto.INT64, ["N"]),
+         helper.make_tensor_value_info("logits", elem, ["N", model.sizes[-1]])],
         initializer=initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="digitnet",
                               producer_version=__version__, doc_string=f"digitnet MLP {model.sizes} {model.activation}")
