@@ -22,8 +22,8 @@ from run import machine, reexec_natural  # noqa: E402
 
 reexec_natural()  # before NumPy loads: measure with the BLAS kernel users' machines get
 
-from digitnet import datasets  # noqa: E402
-from digitnet.recipes import RECIPES, train  # noqa: E402
+from digitnet.data import datasets  # noqa: E402
+from digitnet.run.recipes import RECIPES, train  # noqa: E402
 
 PUBLISHED = [
     ("784-800-10, no distortions (Simard et al. 2003)", "98.4%"),

@@ -30,9 +30,10 @@ reexec_natural()  # before NumPy loads: the BLAS kernel users' machines get
 
 import numpy as np  # noqa: E402
 
-from digitnet import datasets, synth  # noqa: E402
-from digitnet.reading import decide, read  # noqa: E402
-from digitnet.recipes import RECIPES, train  # noqa: E402
+from digitnet.data import datasets  # noqa: E402
+from digitnet.synthetic import draw as synth
+from digitnet.reading.verdict import decide, read  # noqa: E402
+from digitnet.run.recipes import RECIPES, train  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

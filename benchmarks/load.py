@@ -73,7 +73,7 @@ def main():
     parser.add_argument("--workers", default="1,2", help="server worker processes to compare, e.g. 1,2")
     args = parser.parse_args()
     from digitnet import datasets, save_model
-    from digitnet.recipes import RECIPES, train
+    from digitnet.run.recipes import RECIPES, train
 
     data = datasets.load("mnist")
     model = args.model

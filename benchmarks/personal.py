@@ -34,8 +34,9 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from digitnet import datasets, save_model, synth  # noqa: E402
-from digitnet.recipes import RECIPES, train  # noqa: E402
+from digitnet import datasets, save_model  # noqa: E402
+from digitnet.synthetic import draw as synth  # noqa: E402
+from digitnet.run.recipes import RECIPES, train  # noqa: E402
 
 
 def png(picture: np.ndarray) -> bytes:

@@ -104,7 +104,7 @@ def job(spec: dict) -> dict:
 
     sys.path.insert(0, str(HERE))
     import references
-    from digitnet import datasets
+    from digitnet.data import datasets
 
     threads = max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
     kind, who, seed = spec["kind"], spec.get("who"), spec.get("seed", 0)
@@ -124,7 +124,7 @@ def job(spec: dict) -> dict:
         sizes, epochs = spec["sizes"], []
         if who == "digitnet":
             from digitnet import MLP, Adam, fit
-            from digitnet.schedules import Constant
+            from digitnet.nn.schedules import Constant
 
             history = fit(MLP(sizes, "relu", rng=seed), Adam(Constant(1e-3)), X, y, epochs=2, batch_size=128,
                           rng=np.random.default_rng(seed))
@@ -146,7 +146,7 @@ def job(spec: dict) -> dict:
         epochs = []
         if who == "digitnet":
             from digitnet import MLP, Adam, fit
-            from digitnet.schedules import Constant
+            from digitnet.nn.schedules import Constant
 
             history = fit(MLP(sizes, "relu", rng=seed), Adam(Constant(1e-3)), Xs, ys, epochs=2, batch_size=batch,
                           rng=np.random.default_rng(seed))
@@ -156,7 +156,7 @@ def job(spec: dict) -> dict:
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return {"samples_per_s": rows / epochs[1], "peak_mib": after / 1024, "extra_peak_mib": (after - before) / 1024}
     if kind == "time_to_98":
-        from digitnet.recipes import RECIPES, train
+        from digitnet.run.recipes import RECIPES, train
 
         # the default recipe's network and schedule on MNIST alone, one view: the same work as the references
         # (the default itself also learns non-digits and made-up digits, reads two views and calibrates)
@@ -193,7 +193,7 @@ def job(spec: dict) -> dict:
 def digitnet_seed(X, y):
     """The seed recipe's model and optimizer, timed around fit() (its input blocking included)."""
     from digitnet import fit, tutorial_cost
-    from digitnet.recipes import RECIPES, build
+    from digitnet.run.recipes import RECIPES, build
 
     config = RECIPES["seed"]
     model, optimizer = build(config, 784, 10, steps_per_epoch=1)

@@ -33,7 +33,7 @@ from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import digitnet  # noqa: E402
-from digitnet.sklearn import DigitnetClassifier  # noqa: E402
+from digitnet.app.sklearn import DigitnetClassifier  # noqa: E402
 
 SMALL = {"digits (8x8)": skdata.load_digits, "iris": skdata.load_iris, "breast cancer": skdata.load_breast_cancer,
          "wine": skdata.load_wine}
@@ -48,7 +48,7 @@ def splits(seed: int):
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
         scaler = StandardScaler().fit(X_train)
         yield name, scaler.transform(X_train), y_train, scaler.transform(X_test), y_test, {"hidden_layer_sizes": (100,)}
-    train, test = digitnet.datasets.load("mnist")
+    train, test = digitnet.data.datasets.load("mnist")
     yield ("MNIST", train.features("float64"), train.labels, test.features("float64"), test.labels,
            {"hidden_layer_sizes": (256,), "batch_size": 128, "max_iter": 10})
 

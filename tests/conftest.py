@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from digitnet import datasets
+from digitnet.data import datasets
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def rng():
 @pytest.fixture(scope="session")
 def default_model(mnist):
     """The default recipe's model, trained once per session (about 98.5% on MNIST, calibrated, with refusals)."""
-    from digitnet.recipes import RECIPES, train
+    from digitnet.run.recipes import RECIPES, train
 
     result = train(RECIPES["default"], mnist)
     result.model.metadata["recipe"] = "default"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from digitnet import UsageError
-from digitnet.augment import Augment, gaussian_matrix
+from digitnet.data.augment import Augment, gaussian_matrix
 
 FULL = Augment(shift=2, rotate=10, scale=0.1, shear=5, elastic_alpha=30, elastic_sigma=5)
 

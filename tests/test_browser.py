@@ -145,7 +145,7 @@ def settled_reading(page, quiet: float = 1.5) -> dict:
 
 
 def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_path):
-    from digitnet.cli import main
+    from digitnet.app.cli import main
     from drawings import drawings
 
     folder = tmp_path / "web"

@@ -11,9 +11,9 @@ import platformdirs
 import pytest
 
 from digitnet import load_model
-from digitnet.checkpoint import Checkpointer, checkpoints, read, restore
+from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.errors import ModelFileError
-from digitnet.recipes import TrainConfig, build, train
+from digitnet.run.recipes import TrainConfig, build, train
 
 ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]
 
@@ -80,7 +80,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_good_files(tmp_path):
 
 
 def test_resume_refuses_an_empty_or_foreign_directory(tmp_path, capsys):
-    from digitnet.cli import main
+    from digitnet.app.cli import main
 
     with pytest.raises(SystemExit) as info:
         main(["train", "--resume", str(tmp_path)])

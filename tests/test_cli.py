@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from digitnet.cli import main
+from digitnet.app.cli import main
 
 
 def digitnet(*args, env=None):
@@ -139,7 +139,7 @@ def test_config_file_and_flag_precedence(tmp_path, capsys):
 def test_options_anywhere_among_the_positionals_of_every_command(trained, tmp_path, capsys):
     """`predict MODEL --json A B` (defect: argparse stopped taking positionals after an option), and the
     same for every command that takes positionals: each parses to the same arguments either way."""
-    from digitnet.cli import build_parser
+    from digitnet.app.cli import build_parser
 
     path, _ = trained
     pictures = []

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, load_model, save_model
-from digitnet.cli import main
+from digitnet.app.cli import main
 from digitnet.data.deskew import deskew, slant_and_centre
-from digitnet.recipes import RECIPES, train
-from digitnet.synth import draw
+from digitnet.run.recipes import RECIPES, train
+from digitnet.synthetic.draw import draw
 
 
 def slanted_stroke(slant: float) -> np.ndarray:
@@ -33,7 +33,7 @@ def test_a_slanted_bar_comes_out_upright_and_centred(slant):
 
 def test_deskew_matches_bilinear_sampling_at_the_sheared_coordinates(mnist):
     """The two-blend implementation is plain bilinear sampling at (y + cy - c, x + cx - c + α (y - c))."""
-    from digitnet.augment import bilinear
+    from digitnet.data.augment import bilinear
     images = mnist.train.images[:64].reshape(64, -1) / np.float32(255)
     alpha, cy, cx = slant_and_centre(images)
     grid = np.arange(28) - 13.5
@@ -77,7 +77,7 @@ def test_model_files_written_before_both_existed_still_load(tmp_path):
     """Files from before the three modes said deskew true or false."""
     import json
 
-    from digitnet.modelfile import FORMAT, encode, read_file
+    from digitnet.run.modelfile import FORMAT, encode, read_file
     for old, mode in ((True, "on"), (False, "off")):
         path = save_model(tmp_path / f"{old}.safetensors", MLP([784, 8, 10], "relu", deskew=mode))
         tensors, metadata = read_file(path, FORMAT)
@@ -105,12 +105,12 @@ def test_deskewing_helps_the_default_recipe_on_its_validation_split(mnist):
 def test_the_onnx_graph_deskews_like_the_model(mnist, dtype, mode):
     import onnxruntime as ort
 
-    from digitnet.export.onnx_model import to_onnx
+    from digitnet.app.export.onnx_model import to_onnx
     model = MLP([784, 64, 10], "relu", deskew=mode, dtype=dtype, rng=1)
     session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
     X = (mnist.test.images[:2000].reshape(2000, -1) / 255).astype(dtype)
     X[0] = 0  # a blank image too
-    probabilities, labels = session.run(None, {"pixels": X})
+    probabilities, labels, _ = session.run(None, {"pixels": X})
     assert {p.key: p.value for p in to_onnx(model).metadata_props}["deskew"] == mode
     expected = model.predict_proba(X)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
@@ -124,7 +124,7 @@ def test_the_browser_deskews_like_the_model(mnist, tmp_path, mode):
     import subprocess
     from importlib import resources
 
-    from digitnet.export.web import model_script
+    from digitnet.app.export.web import model_script
     model = MLP([784, 32, 10], "relu", deskew=mode, rng=2)
     X = mnist.test.images[:40].reshape(40, -1) / np.float32(255)
     (tmp_path / "model.js").write_text(model_script(model))
@@ -134,7 +134,7 @@ def test_the_browser_deskews_like_the_model(mnist, tmp_path, mode):
               "const model = Digitnet.loadModel(window.DIGITNET_MODEL);"
               "console.log(JSON.stringify(xs.map((x) => [Array.from(Digitnet.deskew(Float32Array.from(x), model.constants)),"
               "Array.from(Digitnet.logits(model, Float32Array.from(x)))]))); });")
-    static = resources.files("digitnet.serve") / "static"
+    static = resources.files("digitnet.app.serve") / "static"
     done = subprocess.run(["node", "-e", script, str(tmp_path / "model.js"), str(static / "digitnet.js")],
                           input=json.dumps(X.tolist()), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -146,10 +146,10 @@ def test_the_browser_deskews_like_the_model(mnist, tmp_path, mode):
 def test_distorted_batches_of_a_two_view_model_cover_every_row_in_both_views(mnist):
     """With distortions made per batch, an epoch is every (row, view) pair: twice the steps, each
     label twice, and the training accuracy still a share of the rows."""
-    from digitnet.augment import Augment
-    from digitnet.minibatch import MiniBatches
-    from digitnet.optim import Adam
-    from digitnet.training import fit
+    from digitnet.data.augment import Augment
+    from digitnet.training.batches import MiniBatches
+    from digitnet.nn.optim import Adam
+    from digitnet.training.fit import fit
 
     X = mnist.train.images[:2000].reshape(2000, -1) / np.float32(255)
     y = mnist.train.labels[:2000].astype(np.int64)
@@ -165,7 +165,7 @@ def test_distorted_batches_of_a_two_view_model_cover_every_row_in_both_views(mni
 
 
 def test_the_command_line_takes_a_mode_and_a_bare_flag_means_on():
-    from digitnet.cli import build_parser
+    from digitnet.app.cli import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["train", "--deskew"]).deskew == "on"

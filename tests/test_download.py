@@ -117,7 +117,7 @@ def test_offline_message_says_what_to_download_and_where(monkeypatch, tmp_path):
 
 
 def test_datasets_cli(registered, capsys):
-    from digitnet.cli import main
+    from digitnet.app.cli import main
 
     root, files, cache = registered
     publish(root, "mirror2", files)
@@ -141,7 +141,7 @@ def test_debian_fashion_mnist_is_identified_and_trains():
     ds = datasets.load(DEBIAN)
     assert ds.name == "fashion-mnist" and ds.classes[9] == "Ankle boot"
     assert (len(ds.train), len(ds.test)) == (60000, 10000)
-    from digitnet.recipes import TrainConfig, train
+    from digitnet.run.recipes import TrainConfig, train
 
     result = train(TrainConfig(hidden=(64,), epochs=1, data=DEBIAN), ds)
     assert result.metadata["test_accuracy"] > 0.78

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from digitnet import MLP, ACTIVATIONS, evaluate, save_model
-from digitnet.cli import main
-from digitnet.reading import decide
-from digitnet.export.onnx_model import to_onnx
+from digitnet.app.cli import main
+from digitnet.reading.verdict import decide
+from digitnet.app.export.onnx_model import to_onnx
 
 
 def _run(proto, X):
@@ -138,8 +138,8 @@ def test_no_color_is_honoured(tmp_path):
 def test_web_export_carries_the_weights_and_the_rules_constants(default_model, tmp_path):
     import base64
 
-    from digitnet.export.web import export_web
-    from digitnet.reading import GEOMETRY
+    from digitnet.app.export.web import export_web
+    from digitnet.reading.verdict import GEOMETRY
 
     size = export_web(default_model, tmp_path / "web")
     files = {f.name for f in (tmp_path / "web").iterdir()}

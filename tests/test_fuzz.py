@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from digitnet import DataError, MLP, ModelFileError, load_model, save_model
 from digitnet.data.idx import TYPE_CODES, encode_idx, read_idx
-from digitnet.modelfile import encode
+from digitnet.run.modelfile import encode
 
 EXAMPLES = 2500
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -145,7 +145,7 @@ def test_model_loader_never_crashes(case):
         assert kind != "valid"
         return
     assert model.predict(np.zeros((1, model.sizes[0]), model.dtype)).shape == (1,)
-    from digitnet.reading import read  # what predict and the server do with a loaded model's metadata
+    from digitnet.reading.verdict import read  # what predict and the server do with a loaded model's metadata
 
     assert read(model, np.zeros((28, 28), np.float32)).verdict == "not_a_digit"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, softmax_cross_entropy
-from digitnet.layers import ACTIVATIONS, Activation, Dense
+from digitnet.nn.layers import ACTIVATIONS, Activation, Dense
 
 
 def numeric_grad(f, x, eps=1e-6):

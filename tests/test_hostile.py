@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitnet.cli import main
+from digitnet.app.cli import main
 
 
 def digitnet(*args, env=None):
@@ -95,7 +95,7 @@ def _rewrite(path, **changes):
     import struct
 
     from digitnet import load_model
-    from digitnet.modelfile import encode
+    from digitnet.run.modelfile import encode
 
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
@@ -143,8 +143,8 @@ def test_changed_architecture_metadata_fails_the_checksum(tmp_path):
 
 def test_a_checkpoint_without_a_config_is_refused(tmp_path, capsys):
     from digitnet import MLP, SGD
-    from digitnet.checkpoint import Checkpointer
-    from digitnet.training import Resume
+    from digitnet.run.checkpoint import Checkpointer
+    from digitnet.training.fit import Resume
 
     import numpy as np
 
@@ -211,7 +211,7 @@ def test_finite_but_huge_weights_are_an_error_not_a_nan_answer(tmp_path, capsys)
 
 def test_two_runs_cannot_share_a_checkpoint_directory(tmp_path):
     from digitnet import UsageError
-    from digitnet.checkpoint import Checkpointer
+    from digitnet.run.checkpoint import Checkpointer
 
     first = Checkpointer(tmp_path)
     with pytest.raises(UsageError, match="another run is writing checkpoints here"):
@@ -277,7 +277,7 @@ def test_sigterm_ends_training_like_ctrl_c(tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
-    from digitnet.checkpoint import checkpoints, read
+    from digitnet.run.checkpoint import checkpoints, read
 
     read(checkpoints(tmp_path / "ck")[-1])  # the newest checkpoint is whole
 
@@ -305,12 +305,12 @@ def test_healthz_answers_while_big_images_are_decoded(served_model, monkeypatch)
     import httpx
     from PIL import Image
 
-    from digitnet.serve import create_app
+    from digitnet.app.serve import create_app
 
     buffer = io.BytesIO()
     Image.new("L", (3900, 3900), 255).save(buffer, "PNG")  # just under 16 MP: decoded, not refused
     big = buffer.getvalue()
-    from digitnet.serve import app as app_module
+    from digitnet.app.serve import app as app_module
 
     decoded_on = set()
     decode = app_module.open_image
@@ -398,7 +398,7 @@ def _small_run(tmp_path, *extra):
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
     assert _small_run(tmp_path, "--keep", "2") == 0
-    from digitnet.checkpoint import checkpoints
+    from digitnet.run.checkpoint import checkpoints
 
     older, newest = checkpoints(tmp_path / "ck")
     data = bytearray(newest.read_bytes())
@@ -416,7 +416,7 @@ def test_resume_refuses_conflicting_flags_and_keeps_keep(tmp_path, capsys):
         main(["train", "--resume", str(tmp_path / "ck"), "--lr", "0.5", "--epochs", "9"])
     assert info.value.code == 2
     assert "--resume continues the run with its own settings; drop --epochs, --lr" in capsys.readouterr().err
-    from digitnet.checkpoint import checkpoints
+    from digitnet.run.checkpoint import checkpoints
 
     assert len(checkpoints(tmp_path / "ck")) == 1
     assert main(["train", "--resume", str(tmp_path / "ck")]) == 0
@@ -448,7 +448,7 @@ def test_a_model_whose_data_directory_is_gone_does_not_use_one_of_the_same_name_
 def client(served_model):
     from fastapi.testclient import TestClient
 
-    from digitnet.serve import create_app
+    from digitnet.app.serve import create_app
 
     with TestClient(create_app(served_model), raise_server_exceptions=False) as c:
         yield c
@@ -476,7 +476,7 @@ def test_only_the_named_picture_formats_are_decoded(tmp_path, capsys):
 def test_a_client_leaving_mid_upload_is_not_a_server_error(served_model):
     import asyncio
 
-    from digitnet.serve import create_app
+    from digitnet.app.serve import create_app
 
     app = create_app(served_model)
     sent = []
@@ -540,7 +540,7 @@ def test_a_full_disk_under_the_log_is_one_clear_line(tmp_path, capsys):
 def test_exif_orientation_is_applied(tmp_path):
     from PIL import Image
 
-    from digitnet.data.preprocess import open_image
+    from digitnet.reading.preprocess import open_image
 
     img = Image.new("L", (60, 20), 255)
     exif = Image.Exif()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, SGD, Adam, AdamW, EarlyStopping, fit
-from digitnet.schedules import Constant
+from digitnet.nn.schedules import Constant
 
 
 def test_small_mlp_reaches_95_percent(mnist):
@@ -54,7 +54,7 @@ def test_training_is_reproducible_and_leaves_global_state_alone(mnist):
 
 def test_early_stopping_restores_the_best_epoch(mnist):
     """With a huge learning rate after epoch 1 the validation loss gets worse; the best weights come back."""
-    from digitnet.schedules import Step
+    from digitnet.nn.schedules import Step
 
     X, y = mnist.train.features()[:4000], mnist.train.labels[:4000]
     Xv, yv = mnist.train.features()[4000:6000], mnist.train.labels[4000:6000]
@@ -66,6 +66,6 @@ def test_early_stopping_restores_the_best_epoch(mnist):
     best = min(history.records, key=lambda r: r["val_loss"])
     assert len(history) < 20  # it stopped early
     assert stopper.best_epoch == best["epoch"]
-    from digitnet.step import evaluate_loss
+    from digitnet.training.step import evaluate_loss
 
     assert evaluate_loss(model, Xv, yv)[0] == pytest.approx(best["val_loss"], rel=1e-6)

@@ -67,7 +67,7 @@ def test_predict_proba_is_a_distribution(rng):
 
 
 def test_dropout_keeps_the_expectation_and_masks_the_gradient():
-    from digitnet.layers import Dropout
+    from digitnet.nn.layers import Dropout
 
     layer = Dropout(0.3)
     x = np.full((400, 500), 2.0, np.float32)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, ModelFileError, load_model, save_model
-from digitnet.modelfile import encode
+from digitnet.run.modelfile import encode
 
 
 def test_round_trip_is_bit_identical(tmp_path, rng):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitnet import SGD, Adam, AdamW
-from digitnet.schedules import Constant, Cosine, OneCycle, Step
+from digitnet.nn.schedules import Constant, Cosine, OneCycle, Step
 
 
 def run(optimizer, grads, p0):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from digitnet import personal
-from digitnet.cli import main
+from digitnet.data import personal
+from digitnet.app.cli import main
 from digitnet.errors import UsageError
 
 
@@ -84,9 +84,9 @@ def test_finetune_learns_a_style_without_forgetting(default_model, mnist):
     errors on 200 held-out samples of that hand are fixed, and MNIST's test accuracy drops by at
     most 0.3 points. (Until the default read both views, this was the fifthhorseman font, which it
     now reads at 91.5%.)"""
-    from digitnet import synth
-    from digitnet.finetune import finetune
-    from digitnet.reading import read
+    from digitnet.synthetic import draw as synth
+    from digitnet.run.finetune import finetune
+    from digitnet.reading.verdict import read
 
     fonts = synth.handwriting_fonts()["femkeklaver"]  # installed by `make test` (scripts/system-packages.sh)
 
@@ -110,7 +110,7 @@ def test_finetune_learns_a_style_without_forgetting(default_model, mnist):
 
 @pytest.fixture
 def client(served_model):
-    from digitnet.serve import create_app
+    from digitnet.app.serve import create_app
 
     with TestClient(create_app(served_model)) as c:
         yield c

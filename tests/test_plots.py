@@ -11,8 +11,9 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from digitnet import MLP, Adam, fit, plots
-from digitnet.report import build_report
+from digitnet import MLP, Adam, fit
+from digitnet.app import plots
+from digitnet.app.report import build_report
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +118,8 @@ def test_cli_plots_log_and_quiet(tmp_path):
 def test_progress_bars_on_a_terminal(mnist):
     from rich.console import Console
 
-    from digitnet.display import ProgressBars
-    from digitnet.recipes import TrainConfig, train
+    from digitnet.app.display import ProgressBars
+    from digitnet.run.recipes import TrainConfig, train
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=140)
@@ -131,7 +132,7 @@ def test_progress_bars_on_a_terminal(mnist):
 def test_tutorial_lines_survive_the_progress_display(mnist):
     from rich.console import Console
 
-    from digitnet.display import LineLog
+    from digitnet.app.display import LineLog
 
     buffer = io.StringIO()
     record = {"epoch": 10, "cost": 0.204155, "accuracy": 0.40781667, "loss": 2.04}

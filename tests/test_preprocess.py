@@ -3,7 +3,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitnet import DataError
-from digitnet.data.preprocess import load_digit, prepare
+from digitnet.reading.preprocess import load_digit, prepare
 
 
 def drawing(size=(300, 200), dark_on_light=True, box=(200, 40, 215, 170)):

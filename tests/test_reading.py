@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import synth
-from digitnet.data.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
-from digitnet.losses import softmax
-from digitnet.reading import (GEOMETRY, calibrate, expected_calibration_error, fit_temperature, inspect,
-                              inspect_prepared, read)
+from digitnet.synthetic import draw as synth
+from digitnet.reading.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
+from digitnet.nn.losses import softmax
+from digitnet.reading.verdict import GEOMETRY, calibrate, expected_calibration_error, fit_temperature, inspect, inspect_prepared, read
 
 
-STATIC = Path(str(resources.files("digitnet.serve") / "static"))
+STATIC = Path(str(resources.files("digitnet.app.serve") / "static"))
 
 
 def geometry(grey):
@@ -146,7 +145,7 @@ def test_fit_temperature_recovers_a_known_temperature(rng):
 
 def test_temperature_scaling_calibrates_on_validation(default_model, mnist):
     """ECE on the recipe's validation split (never the test set): small after scaling."""
-    from digitnet.recipes import RECIPES, split_validation
+    from digitnet.run.recipes import RECIPES, split_validation
 
     config = RECIPES["default"]
     _, val_idx = split_validation(len(mnist.train), config.validation, config.seed)
@@ -174,7 +173,7 @@ def test_held_out_doodles_are_refused(default_model):
 
 
 def test_mnist_test_digits_few_refused_and_accepted_ones_right(default_model, mnist):
-    from digitnet.reading import decide
+    from digitnet.reading.verdict import decide
 
     images = mnist.test.images / np.float32(255)
     readings = decide(default_model, images, [None] * len(images))

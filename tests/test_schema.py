@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from digitnet import MLP, save_model
-from digitnet.serve import create_app
+from digitnet.app.serve import create_app
 
 
 def _app():

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
-from digitnet.serve import create_app
+from digitnet.app.serve import create_app
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from digitnet import synthetic_sets
-from digitnet.recipes import RECIPES, training_data
+from digitnet.synthetic import sets as synthetic_sets
+from digitnet.run.recipes import RECIPES, training_data
 
 
 def test_draw_zero_is_the_standard_draw_and_other_draws_differ(tmp_path, monkeypatch):
@@ -33,8 +33,8 @@ def test_training_data_uses_the_configs_draw(mnist, monkeypatch):
 
 
 def test_the_model_card_says_how_to_train_on_the_same_draw():
-    from digitnet.card import _training
-    from digitnet.model import MLP
+    from digitnet.app.card import _training
+    from digitnet.nn.model import MLP
 
     model = MLP([4, 3, 2])
     model.metadata = {"recipe": "default", "seed": 1, "config": RECIPES["default"].updated(synthetic_draw=2).to_dict()}
@@ -46,9 +46,9 @@ def test_the_model_card_says_how_to_train_on_the_same_draw():
 def test_the_model_card_names_every_setting_changed_from_the_recipe():
     """The card's command trains the same model again: a flag for each setting changed (it used to
     name only the recipe and the seed)."""
-    from digitnet.card import _training
-    from digitnet.cli import build_parser, resolve_config
-    from digitnet.model import MLP
+    from digitnet.app.card import _training
+    from digitnet.app.cli import build_parser, resolve_config
+    from digitnet.nn.model import MLP
 
     changed = RECIPES["default"].updated(seed=3, epochs=2, hidden=(64, 32), batch_size=None, deskew="off",
                                          lr_steps=((1, 0.1),), tutorial_cost=True)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from digitnet import MLP
-from digitnet.recipes import RECIPES, train
+from digitnet.run.recipes import RECIPES, train
 
 PUBLISHED = """\
 Cost after iteration 0: 0.230083 Accuracy: 13.260000

@@ -17,21 +17,21 @@ import os
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")  # spin 2^16 cycles (~20 µs), then sleep
 
-from . import datasets  # noqa: E402 (after the environment above)
+from .data import datasets  # noqa: E402 (after the environment above)
 from .errors import DataError, DigitnetError, ModelFileError, TrainingDiverged, UsageError
-from .config import TrainConfig
-from .layers import ACTIVATIONS, Activation, Dense, Dropout
-from .losses import softmax, softmax_cross_entropy, tutorial_cost
-from .metrics import Evaluation, accuracy, confusion_matrix, evaluate, per_class_accuracy
-from .model import MLP
-from .modelfile import load_model, save_model
-from .optim import SGD, Adam, AdamW
-from .data.preprocess import open_image, prepare
-from .reading import Calibration, Reading, read
-from .export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
-from .recipes import RECIPES, train
-from .schedules import Constant, Cosine, OneCycle, Step
-from .training import Callback, EarlyStopping, History, fit
+from .run.config import TrainConfig
+from .nn.layers import ACTIVATIONS, Activation, Dense, Dropout
+from .nn.losses import softmax, softmax_cross_entropy, tutorial_cost
+from .nn.metrics import Evaluation, accuracy, confusion_matrix, evaluate, per_class_accuracy
+from .nn.model import MLP
+from .run.modelfile import load_model, save_model
+from .nn.optim import SGD, Adam, AdamW
+from .reading.preprocess import open_image, prepare
+from .reading.verdict import Calibration, Reading, read
+from .app.export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
+from .run.recipes import RECIPES, train
+from .nn.schedules import Constant, Cosine, OneCycle, Step
+from .training.fit import Callback, EarlyStopping, History, fit
 from .version import __version__
 
 __all__ = [

@@ -1,1 +1,3 @@
-"""File formats and image preprocessing: :mod:`digitnet.data.idx`, :mod:`digitnet.data.preprocess`."""
+"""What the pictures are and where they come from: IDX files (``idx``), the data sets known by name
+(``registry``, ``datasets``, ``download``), the embedded MNIST (``mnist/``), random distortions
+(``augment``), deskewing (``deskew``) and the personal set of corrections (``personal``)."""

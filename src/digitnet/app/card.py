@@ -1,0 +1,207 @@
+"""A model card: a README.md in the Hugging Face convention (YAML front matter, then prose), measured.
+
+Everything in it comes from the model file's metadata (recipe, seed, machine, training time,
+calibration) and from measurements made when the card is written: accuracy on the dataset's
+test split with its 95% interval, per class, and how many test digits :func:`digitnet.reading.verdict.decide`
+refuses. A handwriting benchmark result (``benchmarks/handwriting.py``'s JSON) may be added. Nothing
+is uploaded anywhere. The front matter's values are written as JSON, which is valid YAML.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..run.config import SETTINGS
+from ..data.registry import REGISTRY
+from ..nn.metrics import Evaluation
+from ..reading.verdict import decide, inspect_prepared
+from ..run.recipes import RECIPES
+from ..version import __version__
+
+INTENDED_USE = """\
+Reading one handwritten digit (0-9) in a picture: a scan, a photo of a digit on paper, a drawing on a
+screen. Pictures are prepared like MNIST's (the ink found and cropped, its stroke width normalized, scaled
+to 20x20 and centred by mass in 28x28) by `digitnet.read`, which answers `digit`, `unsure` (the two
+likeliest digits) or `not_a_digit` (blank, too small, several marks, not digit-like).
+
+It is a small network for learning, teaching and light use. It is not meant for decisions about people
+(exam grading, identity, cheques) without a person checking its answers."""
+
+LIMITATIONS = """\
+- It was trained on MNIST, digits written by American high-school students and Census employees, plus
+  the synthetic digits and non-digits its recipe lists: other scripts (Arabic-Indic, Devanagari, Chinese
+  numerals) are outside what it knows.
+- One digit at a time: several digits side by side are refused (`several_marks`), not read.
+- Refusals are learned from the non-digits it saw while training and from simple geometry; things unlike
+  those (new kinds of drawings, printed text, photos) may still be read as a digit.
+- Its confidence is calibrated on a validation split of MNIST; on handwriting unlike MNIST's, it is less
+  reliable."""
+
+
+def _front_matter(model, evaluation: Evaluation | None) -> str:
+    meta = model.metadata
+    dataset = meta.get("dataset", "unknown")
+    accuracy = evaluation.accuracy if evaluation else meta.get("test_accuracy")
+    fields = {"license": _data_licence(dataset)[0], "library_name": "digitnet", "pipeline_tag": "image-classification",
+              "tags": ["digitnet", "mnist", "handwritten-digits", "mlp", "numpy", "image-classification"],
+              "datasets": [dataset if "/" not in dataset else "custom"], "metrics": ["accuracy"]}
+    if accuracy is not None:
+        fields["model-index"] = [{"name": f"digitnet-{meta.get('recipe', 'model')}", "results": [{
+            "task": {"type": "image-classification", "name": "Image Classification"},
+            "dataset": {"type": fields["datasets"][0], "name": dataset, "split": "test"},
+            "metrics": [{"type": "accuracy", "value": round(float(accuracy), 6), "name": "Test accuracy"}]}]}]
+    lines = ["---"] + [f"{key}: {json.dumps(value)}" for key, value in fields.items()] + ["---"]
+    return "\n".join(lines)
+
+
+def _data_licence(dataset: str) -> tuple[str, str]:
+    """(Hugging Face licence id, words) of the weights: those of the data they were trained on, which they
+    derive from (the code that trained them is MIT; the data's terms are what bind the weights)."""
+    info = REGISTRY.get(dataset)
+    if info is None:
+        return "other", "the licence of the data it was trained on (not a data set digitnet knows by name)"
+    return info.license, info.license_name
+
+
+def _licence(model) -> list[str]:
+    dataset = model.metadata.get("dataset", "unknown")
+    _, words = _data_licence(dataset)
+    return ["## Licence", "",
+            f"The weights were trained on {dataset}, so its terms apply to them: {words}. digitnet, the code that "
+            "trained them and reads with them, is under the MIT License. The synthetic digits and non-digits it "
+            "learned from are made by digitnet's own code (and fonts shipped with matplotlib, under their own free "
+            "licences)."]
+
+
+#: how the card says what the network reads (after its parameter count)
+VIEW_WORDS = {"off": ".", "on": ", reading deskewed images (it deskews them itself).",
+              "both": ", reading each image twice, as it is and deskewed (it deskews them itself), and averaging "
+                      "the two answers."}
+
+
+def _training(model) -> list[str]:
+    meta, config = model.metadata, model.metadata.get("config") or {}
+    machine = meta.get("machine") or {}
+    out = ["## Training", "",
+           f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
+           f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
+           f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
+    draw = config.get("synthetic_draw", 0)
+    if config:
+        out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "
+                   f"{config.get('epochs')} epochs, batch {config.get('batch_size') or 'full'}, "
+                   f"validation split {config.get('validation')}, augmentation: rotate {config.get('rotate')}°, "
+                   f"scale {config.get('scale')}, shear {config.get('shear')}°, thickness {config.get('thickness')}; "
+                   f"{config.get('synthetic_digits', 0):,} synthetic digits, {config.get('outliers', 0):,} non-digits "
+                   "trained towards the uniform distribution (outlier exposure)"
+                   + (f", random draw {draw} of them." if draw else "."))
+    if "train_seconds" in meta:
+        where = f" on {machine.get('cpu', 'an unrecorded CPU')} ({machine.get('cores', '?')} cores, NumPy " \
+                f"{machine.get('numpy', '?')}, {', '.join(machine.get('blas', [])) or 'BLAS unrecorded'})" if machine else ""
+        out.append(f"- Time: {meta['train_seconds']:.1f} s of training{where}, "
+                   f"{meta.get('epochs_run', '?')} epochs, digitnet {meta.get('digitnet_version', '(version not recorded)')}.")
+    out.append(f"- Reproduce: {_reproduce(meta.get('recipe', 'default'), meta.get('seed', 0), config)}.")
+    return out
+
+
+def _reproduce(recipe: str, seed, config: dict) -> str:
+    """The command that trains the model again: its recipe and seed, and a flag for each setting it
+    changed (a setting that has no flag is named instead)."""
+    words, unflagged = [f"digitnet train --recipe {recipe} --seed {seed}"], []
+    base = RECIPES[recipe].to_dict() if recipe in RECIPES else {}
+    for name, spec in SETTINGS.items():
+        if name in ("seed", "description") or name not in config or name not in base or config[name] == base[name]:
+            continue
+        value, flag = config[name], f"--{name.replace('_', '-')}"
+        if not spec["flag"]:
+            unflagged.append(name)
+        elif spec["kind"] is bool:
+            words.append(flag if value else f"--no-{flag[2:]}")
+        elif spec["kind"] == "sizes":
+            words.append(f"{flag} {','.join(map(str, value))}")
+        else:
+            words.append(f"{flag} {'full' if value is None else value}")
+    return f"`{' '.join(words)}`" + (f" (with {', '.join(unflagged)} as in its settings)" if unflagged else "")
+
+
+def _evaluation(model, evaluation: Evaluation | None, refusals: dict | None, handwriting: dict | None) -> list[str]:
+    calibration = model.metadata.get("calibration") or {}
+    out = ["## Evaluation", ""]
+    if evaluation is not None:
+        low, high = evaluation.interval
+        out += [f"- Test accuracy: **{evaluation.accuracy * 100:.2f}%** ({evaluation.correct:,} of {evaluation.total:,}; "
+                f"95% interval {low * 100:.2f}-{high * 100:.2f}%).",
+                "- Per class: " + ", ".join(f"{k} {a * 100:.1f}%" for k, a in enumerate(evaluation.per_class)) + "."]
+    if refusals is not None:
+        out.append(f"- Refusals on the test digits: {refusals['refused'] * 100:.2f}% refused (unsure or not a digit); "
+                   f"accuracy on the {refusals['accepted']:,} accepted: {refusals['accepted_accuracy'] * 100:.2f}%.")
+    if calibration:
+        out.append(f"- Calibration (fitted on {calibration.get('validation_samples', '?'):,} validation digits, never the "
+                   f"test set): temperature {calibration['temperature']:.3f}, expected calibration error "
+                   f"{calibration.get('ece_before', float('nan')):.4f} before, {calibration.get('ece_after', float('nan')):.4f} after; "
+                   f"a digit needs a confidence of {calibration['threshold']:.3f}"
+                   + (f" and an energy score (log-sum-exp of the logits) of {calibration['energy_threshold']:.2f}"
+                      if calibration.get("energy_threshold") is not None else "") + ".")
+    if handwriting:
+        out.append(f"- Handwriting benchmark (`benchmarks/handwriting.py`, recipe `{handwriting['recipe']}`, "
+                   "its own training run): " + handwriting["summary"] + ".")
+    else:
+        out.append("- Handwriting benchmark: not measured for this card (`python benchmarks/handwriting.py`, "
+                   "then `digitnet card --handwriting benchmarks/results/handwriting.json`).")
+    return out
+
+
+def _measured_limits(evaluation: Evaluation | None, handwriting: dict | None) -> list[str]:
+    out = []
+    if evaluation is not None:
+        worst = int(np.argmin(evaluation.per_class))
+        cm = evaluation.confusion.copy()
+        np.fill_diagonal(cm, 0)
+        true, predicted = np.unravel_index(int(cm.argmax()), cm.shape)
+        out.append(f"- Measured: its weakest class on the test set is {worst} ({evaluation.per_class[worst] * 100:.1f}%); "
+                   f"its most common mistake reads {true} as {predicted} ({cm[true, predicted]} times).")
+    if handwriting and handwriting.get("worst"):
+        out.append(f"- Measured: the handwriting font it reads worst is {handwriting['worst']}.")
+    return out
+
+
+def refusal_rates(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """How :func:`digitnet.reading.verdict.decide` treats real digits (prepared 28x28 images in [0, 1])."""
+    readings = decide(model, images, inspect_prepared(images))
+    accepted = np.array([r.verdict == "digit" for r in readings])
+    right = np.array([r.label == y for r, y in zip(readings, labels)])
+    return {"refused": float(1 - accepted.mean()), "accepted": int(accepted.sum()),
+            "accepted_accuracy": float(right[accepted].mean()) if accepted.any() else 0.0}
+
+
+def handwriting_summary(results: dict, recipe: str) -> dict | None:
+    """The row of ``recipe`` in benchmarks/handwriting.py's JSON, as one sentence (None if it has none)."""
+    row = (results.get("results") or {}).get(recipe) if isinstance(results, dict) else None
+    try:
+        fonts = row["digits"].values()
+        n = sum(f["n"] for f in fonts)
+        share = {k: sum(f[k] for f in fonts) / n for k in ("correct", "refused", "wrong")}
+        others = ", ".join(f"{name} {v['refused'] / v['n'] * 100:.1f}%" for name, v in row["nondigits"].items())
+    except (KeyError, TypeError, AttributeError, ZeroDivisionError):
+        return None
+    worst = min(row["digits"].items(), key=lambda kv: kv[1]["correct"] / max(kv[1]["n"], 1))
+    return {"recipe": recipe, "worst": f"{worst[0]} ({worst[1]['correct'] / max(worst[1]['n'], 1) * 100:.0f}% read correctly)",
+            "summary": f"{n:,} digits rendered from {len(row['digits'])} handwriting fonts: "
+                                         f"{share['correct'] * 100:.1f}% read correctly, {share['refused'] * 100:.1f}% "
+                                         f"refused, {share['wrong'] * 100:.1f}% wrong; non-digits refused (held out "
+                                         f"of training): {others or 'not measured'}"}
+
+
+def model_card(model, *, evaluation: Evaluation | None = None, refusals: dict | None = None,
+               handwriting: dict | None = None, model_path: str | None = None) -> str:
+    """The card's Markdown text."""
+    title = f"# digitnet {'-'.join(map(str, model.sizes))} {model.activation} ({model.metadata.get('recipe', 'model')})"
+    parts = [_front_matter(model, evaluation), "", title, "",
+             "A multi-layer perceptron trained with digitnet, a from-scratch NumPy network for handwritten digits"
+             + (f"; the file is `{model_path}`" if model_path else "") + f". Card written by digitnet {__version__}.", "",
+             "## Intended use", "", INTENDED_USE, "", *_training(model), "",
+             *_evaluation(model, evaluation, refusals, handwriting), "", "## Limitations", "", LIMITATIONS, *_measured_limits(evaluation, handwriting), "",
+             *_licence(model), ""]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,693 @@
+"""The ``digitnet`` command: train, evaluate, predict. The only module that prints.
+
+Exit status: 0 success, 1 bad data, model file, file-system error or diverged run, 2 usage error,
+130 interrupted (Ctrl+C), 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..run import checkpoint
+from ..data import datasets, download
+from .. import paths
+from ..run.config import SETTINGS, TrainConfig, check_setting
+from ..reading.preprocess import open_image
+from .display import JsonlLog, LineLog, ProgressBars, summary_table
+from ..errors import DigitnetError, ServeError, TrainingDiverged, UsageError
+from ..fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
+from ..nn.metrics import evaluate
+from ..run.modelfile import load_model, save_model
+from ..reading.verdict import read
+from ..run.schema import parse_json
+from ..run.recipes import RECIPES, get_recipe, train
+from ..version import __version__
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
+
+BLOCKS = " ░▒▓█"
+_UNSET = object()  # default of setting flags: not given (a value may legitimately be None)
+AUGMENTATION = tuple(name for name, spec in SETTINGS.items() if spec["group"] == "augmentation")
+
+
+# --- argument types: each turns a bad value into a clear usage error (exit 2) ---
+
+def _number(kind, *, minimum=None, name="value"):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {text}")
+        return value
+    return parse
+
+
+def _setting(name: str):
+    """An argparse type for a TrainConfig setting: text -> value, checked by the config itself."""
+    kind = SETTINGS[name]["kind"]
+
+    def parse(text):
+        try:
+            if kind == "sizes":
+                try:
+                    value = [int(s) for s in text.split(",")] if text.strip() else []
+                except ValueError:
+                    raise UsageError(f"{text!r} is not a comma-separated list of layer sizes, e.g. 256,256") from None
+            elif kind == "batch" and text == "full":
+                value = None
+            elif kind in (int, "batch", float):
+                value = _number(float if kind is float else int, name=name)(text)
+            else:
+                value = text
+            value = check_setting(name, value)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name}: ")) from None
+        return value
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def add_setting_flags(parser, names=None, *, default=None) -> None:
+    """One flag per TrainConfig setting (or those in ``names``), with its help, choices and checks."""
+    groups = {}
+    for name, spec in SETTINGS.items():
+        if not spec["flag"] or (names is not None and name not in names):
+            continue
+        if spec["group"] not in groups:
+            groups[spec["group"]] = parser if spec["group"] == "training" else parser.add_argument_group(
+                "augmentation (random distortions of each training batch)")
+        kwargs = {"choices": spec["choices"]} if spec["choices"] else {"type": _setting(name)}
+        if spec["kind"] is bool:
+            kwargs = {"action": argparse.BooleanOptionalAction}
+        elif spec["kind"] == "deskew":  # a bare --deskew (as when it was on/off) means on
+            kwargs["nargs"], kwargs["const"] = "?", "on"
+        metavar = {"sizes": "SIZES", "batch": "N|full"}.get(spec["kind"])
+        groups[spec["group"]].add_argument(f"--{name.replace('_', '-')}", default=default, metavar=metavar,
+                                           help=spec["help"], **kwargs)
+
+
+class Parser(argparse.ArgumentParser):
+    """A command's parser that takes options anywhere among its positionals
+    (``predict MODEL --json a.png b.png``), as ``parse_intermixed_args`` does; parsers with
+    subcommands parse as usual (argparse cannot intermix those)."""
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="digitnet", description="A from-scratch NumPy neural network for handwritten digits.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `digitnet COMMAND --help` for each command's options. Results go to standard output "
+               "(--json: one JSON object per line), progress and messages to standard error; NO_COLOR is honoured.\n\n"
+               "exit status: 0 done; 1 a data, model-file or file-system error, or a run that diverged;\n"
+               "2 a usage error (a bad flag or setting); 130 interrupted (Ctrl+C); 143 terminated (SIGTERM)")
+    parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+
+    t = sub.add_parser("train", help="train a model and save it", description=(
+        "Train an MLP. Settings come from the recipe (default: 'default'), then --config, then flags. "
+        "The test set is only used for the final report, never for choosing anything."))
+    t.add_argument("--recipe", nargs="?", const="list", default="default", metavar="NAME",
+                   help=f"named recipe: {', '.join(RECIPES)} (no NAME: list them)")
+    t.add_argument("--config", type=Path, metavar="FILE.toml", help="TOML file of settings (same names as the flags, with _)")
+    add_setting_flags(t, default=_UNSET)
+    t.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save the model (default: user data dir)")
+    t.add_argument("--plots", type=Path, metavar="DIR", help="write the learning curves (PNG) to DIR")
+    t.add_argument("--log", type=Path, metavar="FILE.jsonl", help="write one JSON record per logged epoch to FILE")
+    t.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
+    t.add_argument("--checkpoint-dir", type=Path, metavar="DIR", help="write a checkpoint to DIR every epoch (atomically)")
+    t.add_argument("--checkpoint-every", type=_number(int, minimum=1, name="checkpoint interval"), default=0, metavar="N",
+                   help="also checkpoint every N optimizer steps")
+    t.add_argument("--keep", type=_number(int, minimum=1, name="keep"), metavar="K",
+                   help="keep the newest K checkpoints (default 3, or what the resumed run kept)")
+    t.add_argument("--resume", type=Path, metavar="DIR", help="continue the run whose checkpoints are in DIR "
+                   "(its config is used; the result is bit-identical to an uninterrupted run)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix",
+                       description="Evaluate a saved model on a dataset's test split.")
+    e.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    e.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
+    e.add_argument("--plots", type=Path, metavar="DIR", help="write the confusion matrix, worst mistakes, per-class "
+                   "accuracy, first-layer weights and reliability diagram (PNG) to DIR")
+    e.add_argument("--json", action="store_true", help="one JSON object on stdout: accuracy, interval, per_class, confusion")
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("report", help="a self-contained HTML report of a model",
+                       description="Write DIR/index.html: the model card and every plot, images embedded (no network needed).")
+    r.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    r.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory for index.html")
+    r.add_argument("--data", metavar="NAME|DIR", help="dataset (default: the one the model was trained on)")
+    r.set_defaults(func=cmd_report)
+
+    a = sub.add_parser("augment", help="show what augmented digits look like",
+                       description="Write a picture grid: test digits, each followed by random distortions of it.")
+    a.add_argument("--show", type=Path, default=Path("augment.png"), metavar="FILE.png", help="where to write the grid")
+    a.add_argument("--recipe", default="best", metavar="NAME", help="take the augmentation settings of this recipe")
+    add_setting_flags(a, AUGMENTATION, default=_UNSET)
+    a.add_argument("--seed", type=_number(int, minimum=0, name="seed"), default=0)
+    a.set_defaults(func=cmd_augment)
+
+    s = sub.add_parser("serve", help="the draw-a-digit web page", description=(
+        "Serve a page where you draw a digit and watch the model read it, and its JSON API "
+        "(documented at /docs). With no MODEL, the last model trained."))
+    s.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=_number(int, minimum=1, name="port"), default=8000, help="port (default 8000)")
+    s.add_argument("--workers", type=_number(int, minimum=1, name="workers"), default=1, metavar="N",
+                   help="worker processes (uvicorn's multi-process mode; default 1)")
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("datasets", help="list, download or verify datasets",
+                       description="Registered datasets: mnist (embedded), fashion-mnist and kmnist (downloaded on first "
+                                   "use into the user cache, or $DIGITNET_CACHE).")
+    dsub = d.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    dl = dsub.add_parser("list", help="each dataset, and where it is")
+    dl.add_argument("--json", action="store_true", help="one JSON object per dataset on stdout")
+    dl = dsub.add_parser("download", help="fetch a dataset now (tries each mirror, verifies checksums)")
+    dl.add_argument("name", metavar="NAME")
+    ver = dsub.add_parser("verify", help="check a dataset's files against their SHA-256 / MD5")
+    ver.add_argument("name", metavar="NAME|DIR")
+    ex = dsub.add_parser("export", help="copy the personal set (your corrections on the page) into DIR")
+    ex.add_argument("name", choices=["personal"], metavar="personal")
+    ex.add_argument("dir", type=Path, metavar="DIR")
+    d.set_defaults(func=cmd_datasets)
+
+    f = sub.add_parser("finetune", help="a personal model, fine-tuned on your own handwriting",
+                       description="Train a copy of MODEL further on the personal set (the digits you corrected or "
+                                   "confirmed on the page) while replaying MNIST, so it learns your style without "
+                                   "forgetting; calibrated again on the model's validation digits.")
+    f.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    f.add_argument("--data", default="personal", metavar="personal|DIR",
+                   help="the personal set (default), or a DIR holding its two IDX files (from `datasets export`)")
+    f.add_argument("--out", type=Path, metavar="FILE.safetensors", help="where to save it (default: user data dir)")
+    f.add_argument("--epochs", type=_number(int, minimum=1, name="epochs"), default=4)
+    f.add_argument("--seed", type=_number(int, minimum=0, name="seed"), default=0)
+    f.set_defaults(func=cmd_finetune)
+
+    x = sub.add_parser("export", help="write a model as ONNX, or as a draw page that needs no server",
+                       description="Export a model for use outside digitnet. --onnx: an ONNX graph (needs "
+                                   "pip install 'digitnet[onnx]'); input 'pixels' float [N, 784] already prepared "
+                                   "like MNIST, outputs 'probabilities' [N, classes] and 'label' [N]. --web: a folder "
+                                   "with the draw page, which prepares, reads and judges drawings in the browser.")
+    x.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    x.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write an ONNX model")
+    x.add_argument("--dtype", choices=("float32", "float64"), help="number type of the ONNX graph (default: the model's)")
+    x.add_argument("--web", type=Path, metavar="DIR", help="write the draw page with the model inside: it runs in the "
+                   "browser from file:// or any static host, no server")
+    x.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("card", help="a model card (README.md with Hugging Face front matter)",
+                       description="Write a model card: intended use, training recipe, measured evaluation "
+                                   "(test accuracy, refusals, optionally the handwriting benchmark) and limitations.")
+    c.add_argument("model", nargs="?", type=Path, metavar="MODEL", help="a .safetensors model (default: the last one trained)")
+    c.add_argument("--out", type=Path, metavar="FILE.md", help="where to write it (default: stdout)")
+    c.add_argument("--data", metavar="NAME|DIR", help="dataset to evaluate on (default: the model's)")
+    c.add_argument("--handwriting", type=Path, metavar="FILE.json",
+                   help="benchmarks/handwriting.py's results, to include the row of the model's recipe")
+    c.set_defaults(func=cmd_card)
+
+    p = sub.add_parser("predict", help="classify test images or your own pictures",
+                       usage="digitnet predict [MODEL.safetensors] (IMAGE... | --index N) [--data NAME|DIR]",
+                       description="Read images: show each as the network sees it, the verdict (a digit, not sure between "
+                                   "two, or not a digit and why) and the ten probabilities. "
+                                   "MODEL is optional (default: the last model trained); it is recognised by its "
+                                   ".safetensors suffix.")
+    p.add_argument("paths", nargs="*", type=Path, metavar="MODEL|IMAGE",
+                   help="a .safetensors model (optional, first), then PNG/JPEG pictures of digits")
+    p.add_argument("--index", type=_number(int, minimum=0, name="index"), metavar="N", help="test image number N instead")
+    p.add_argument("--data", metavar="NAME|DIR", help="dataset for --index (default: the model's)")
+    p.add_argument("--json", action="store_true", help="one JSON object per image on stdout: source, verdict "
+                   "(digit, unsure, not_a_digit), label, confidence, probabilities, reason, candidates")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+class Terminated(Exception):
+    """SIGTERM: ended like Ctrl+C (checkpoints and files are written atomically, so nothing is half done)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = None  # SIGTERM ends a command like Ctrl+C (the server handles its own signals)
+    if args.command != "serve" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.func(args) or 0
+    except UsageError as exc:
+        parser.exit(2, f"digitnet {args.command}: error: {exc}\n")
+    except TrainingDiverged as exc:
+        print(f"digitnet {args.command}: training stopped: {exc}", file=sys.stderr)
+        return 1
+    except DigitnetError as exc:
+        print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of stdout went away (`digitnet ... | head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:  # a file-system error no check foresaw (a full disk, a read-only mount)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"digitnet {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _console():
+    """Results: standard output."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _messages():
+    """Progress and messages: standard error, so that standard output holds only results."""
+    return Console(highlight=False, soft_wrap=True, stderr=True)
+
+
+# --- train ---
+
+def resolve_config(args) -> TrainConfig:
+    """Recipe, then --config TOML, then flags."""
+    config = get_recipe(args.recipe)
+    if args.config:
+        config = TrainConfig.from_dict({**config.to_dict(), **_read_toml(args.config)})
+    return config.updated(**_flags_given(args, SETTINGS))
+
+
+def _flags_given(args, names) -> dict:
+    return {name: getattr(args, name) for name in names
+            if getattr(args, name, _UNSET) is not _UNSET and SETTINGS[name]["flag"]}
+
+
+def _read_toml(path: Path) -> dict:
+    data = read_input(path, limit=1 << 20, expected="a TOML config file", error=UsageError)
+    try:
+        return tomllib.loads(data.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+
+
+def cmd_train(args) -> int:
+    console = _console()
+    if args.recipe == "list":
+        for name, recipe in RECIPES.items():
+            console.print(f"{name:10} {recipe.description}")
+        return 0
+    resume_from, recipe = None, args.recipe
+    if args.resume:
+        conflicts = [f"--{name.replace('_', '-')}" for name in _flags_given(args, SETTINGS)]
+        conflicts += [flag for flag, given in (("--recipe", args.recipe != "default"), ("--config", args.config),
+                                                ("--checkpoint-dir", args.checkpoint_dir not in (None, args.resume)))
+                      if given]
+        if conflicts:
+            raise UsageError(f"--resume continues the run with its own settings; drop {', '.join(conflicts)} "
+                             "(or start a new run in another directory)")
+        skipped = []
+        resume_from = checkpoint.latest(args.resume, skipped=skipped)
+        for path, reason in skipped:
+            print(f"digitnet train: warning: {path} cannot be used ({reason}); resuming from {resume_from}",
+                  file=sys.stderr)
+        _, _, _, saved = checkpoint.read(resume_from)
+        config, recipe = TrainConfig.from_dict(saved["config"]), saved.get("recipe", recipe)
+        args.out = args.out or (Path(saved["out"]) if saved.get("out") else None)
+        args.keep = args.keep or saved.get("keep")
+        args.checkpoint_every = args.checkpoint_every or saved.get("checkpoint_every", 0)
+        args.checkpoint_dir = args.resume
+    else:
+        config = resolve_config(args)
+        if args.checkpoint_dir and checkpoint.checkpoints(args.checkpoint_dir):
+            raise UsageError(f"{args.checkpoint_dir} already holds checkpoints of a run: continue it with "
+                             f"--resume {args.checkpoint_dir}, or choose an empty directory")
+    out = check_output_file(args.out or paths.new_model_path(recipe), "--out" if args.out else "model file")
+    for flag, path, check in (("--log", args.log, check_output_file), ("--plots", args.plots, check_output_dir),
+                              ("--checkpoint-dir", args.checkpoint_dir, check_output_dir)):
+        if path is not None:
+            check(path, flag)  # before training, not after it
+    dataset = datasets.load(config.data)
+    messages = _messages()
+    say = (lambda *a, **k: None) if args.quiet else messages.print
+    say(("resuming " + str(resume_from) + ": " if resume_from else "") + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
+        f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
+        f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
+    callbacks = []
+    if not args.quiet:
+        display = ProgressBars if messages.is_terminal else LineLog
+        callbacks.append(display(messages, tutorial=config.tutorial_cost))
+    if args.log:
+        callbacks.append(JsonlLog(args.log))
+    result = train(config, dataset, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
+                   checkpoint_every=args.checkpoint_every, keep=args.keep or 3, resume_from=resume_from,
+                   extra_metadata={"recipe": recipe, "out": str(out), "keep": args.keep or 3,
+                                   "checkpoint_every": args.checkpoint_every})
+    model = result.model
+    model.metadata["recipe"] = recipe
+    save_model(out, model)
+    try:
+        paths.remember_latest(out)
+    except OSError as exc:  # a convenience: the model itself is saved
+        print(f"digitnet train: warning: could not record {out} as the latest model "
+              f"({exc.filename or paths.models_dir()}: {exc.strerror})", file=sys.stderr)
+    if not args.quiet:
+        console.print(summary_table(result.history, model.metadata, len(dataset.train)))
+    if args.plots:
+        from . import plots
+
+        plots.save(plots.learning_curves(result.history), args.plots / "learning_curves.png")
+        say(f"learning curves written to {args.plots / 'learning_curves.png'}")
+    console.print(f"test accuracy: {model.metadata['test_accuracy'] * 100:.2f}% on {model.metadata['test_samples']:,} "
+                  f"test images ({model.metadata['train_seconds']:.1f} s of training); model saved to {out}")
+    return 0
+
+
+# --- evaluate ---
+
+def _model_and_data(model_path, data):
+    model = load_model(model_path if model_path else paths.latest_model())
+    dataset = datasets.load(data) if data else datasets.load_for(model.metadata)
+    if dataset.train.images[0].size != model.sizes[0] or dataset.num_classes != model.sizes[-1]:
+        raise UsageError(f"the model takes {model.sizes[0]} inputs and {model.sizes[-1]} classes, "
+                         f"but {dataset.name} has {dataset.train.images[0].size} pixels and {dataset.num_classes} classes")
+    return model, dataset
+
+
+def cmd_evaluate(args) -> int:
+    model, dataset = _model_and_data(args.model, args.data)
+    console = _console()
+    result = evaluate(model, dataset.test, dataset.num_classes)
+    if args.json:
+        low, high = result.interval
+        print(json.dumps({"dataset": dataset.name, "accuracy": result.accuracy, "correct": result.correct,
+                          "total": result.total, "interval": [low, high], "classes": list(dataset.classes),
+                          "per_class": [float(a) for a in result.per_class],
+                          "confusion": np.asarray(result.confusion).tolist()}))
+        if args.plots:
+            _evaluation_plots(model, dataset, result, args.plots)
+            print(f"plots written to {args.plots}/", file=sys.stderr)
+        return 0
+    low, high = result.interval
+    console.print(f"test accuracy: {result.accuracy * 100:.2f}% ({result.correct:,}/{result.total:,}; "
+                  f"95% CI {low * 100:.2f}-{high * 100:.2f}%) on {dataset.name}")
+    cm = result.confusion
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true", justify="right")
+    for j in range(dataset.num_classes):
+        table.add_column(str(j), justify="right")
+    table.add_column("acc.", justify="right")
+    for i, acc in enumerate(result.per_class):
+        cells = [f"[bold]{v}[/]" if i == j else (str(v) if v else "·") for j, v in enumerate(cm[i])]
+        table.add_row(f"{i} {dataset.classes[i] if dataset.classes[i] != str(i) else ''}".strip(), *cells, f"{acc * 100:.1f}%")
+    console.print(table)
+    if args.plots:
+        _evaluation_plots(model, dataset, result, args.plots)
+        _messages().print(f"plots written to {args.plots}/")
+    return 0
+
+
+def _evaluation_plots(model, dataset, result, directory: Path) -> None:
+    from . import plots  # matplotlib: loaded only when needed
+
+    for name, fig in plots.evaluation_figures(model, dataset, result).items():
+        plots.save(fig, directory / f"{name}.png")
+
+
+# --- export, card ---
+
+def cmd_finetune(args) -> int:
+    from ..data import personal
+    from ..run.finetune import finetune
+
+    model, dataset = _model_and_data(args.model, None)
+    folder = personal.directory() if args.data == "personal" else Path(args.data)
+    images, labels = personal.load(folder)
+    out = check_output_file(args.out or paths.models_dir() / f"personal-{time.strftime('%Y%m%d-%H%M%S')}.safetensors",
+                            "--out" if args.out else "model file")
+    _messages().print(f"fine-tuning on {len(images)} personal samples from {folder}, replaying {dataset.name}")
+    result = finetune(model, images, labels, dataset, epochs=args.epochs, seed=args.seed)
+    save_model(out, result.model)
+    print(f"personal model saved to {out} ({result.seconds:.1f} s); test accuracy on {dataset.name}: "
+          f"{result.test_accuracy_before * 100:.2f}% -> {result.test_accuracy_after * 100:.2f}%")
+    return 0
+
+
+def cmd_export(args) -> int:
+    if args.onnx is None and args.web is None:
+        raise UsageError("say what to write: --onnx FILE.onnx and/or --web DIR")
+    model = load_model(args.model or paths.latest_model())
+    if args.onnx is not None:
+        from .export.onnx_model import export_onnx
+
+        check_output_file(args.onnx, "--onnx")
+        export_onnx(model, args.onnx, dtype=args.dtype)
+        print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
+              file=sys.stderr)
+    if args.web is not None:
+        from .export.web import check_model, export_web
+
+        check_model(model)  # before the folder is made
+        check_output_dir(args.web, "--web")
+        size = export_web(model, args.web)
+        print(f"draw page written to {args.web}/ ({size:,} bytes; open {args.web / 'index.html'})", file=sys.stderr)
+    return 0
+
+
+def cmd_card(args) -> int:
+    from .card import handwriting_summary, model_card, refusal_rates
+
+    model_path = args.model or paths.latest_model()
+    model, dataset = _model_and_data(model_path, args.data)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    handwriting = None
+    if args.handwriting is not None:
+        results = _read_json(args.handwriting, "benchmarks/handwriting.py's results")
+        handwriting = handwriting_summary(results, model.metadata.get("recipe", "default"))
+        if handwriting is None:
+            print(f"digitnet card: warning: {args.handwriting} has no handwriting results for recipe "
+                  f"{model.metadata.get('recipe', 'default')!r}", file=sys.stderr)
+    evaluation = evaluate(model, dataset.test, dataset.num_classes)
+    refusals = None
+    if model.sizes[0] == 784:
+        refusals = refusal_rates(model, dataset.test.images / np.float32(255), dataset.test.labels)
+    text = model_card(model, evaluation=evaluation, refusals=refusals, handwriting=handwriting, model_path=str(model_path))
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_bytes(args.out, text.encode())
+        print(f"model card written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _read_json(path: Path, expected: str):
+    data = read_input(path, limit=8 << 20, expected=expected, error=UsageError)
+    try:
+        return parse_json(data.decode(), str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+
+
+def cmd_report(args) -> int:
+    from .report import write_report  # matplotlib: loaded only when needed
+
+    model_path = args.model or paths.latest_model()
+    model, dataset = _model_and_data(model_path, args.data)
+    check_output_dir(args.out, "--out")
+    path = write_report(model, dataset, args.out, model_path=str(model_path))
+    _messages().print(f"report written to {path} (and the model card, README.md)")
+    return 0
+
+
+# --- augment ---
+
+def cmd_augment(args) -> int:
+    from . import plots
+
+    config = get_recipe(args.recipe).updated(**_flags_given(args, AUGMENTATION))
+    check_output_file(args.show, "--show")
+    augment = config.augmentation()
+    test = datasets.load("mnist").test
+    plots.save(plots.augmentation_grid(test.features()[:8], augment, np.random.default_rng(args.seed)), args.show)
+    _messages().print(f"{augment} -> {args.show}")
+    return 0
+
+
+# --- serve ---
+
+def cmd_serve(args) -> int:
+    import uvicorn  # the web stack: loaded only when needed
+
+    from .serve import MODEL_ENV, create_app
+
+    if args.port > 65535:
+        raise UsageError(f"--port {args.port} is out of range (1 to 65535)")
+    model_path = Path(args.model or paths.latest_model()).resolve()
+    app = create_app(model_path)  # checks the model before any worker starts
+    _check_port(args.host, args.port)
+    workers = f", {args.workers} worker processes" if args.workers > 1 else ""
+    _messages().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/{workers} (Ctrl+C to stop)")
+    if args.workers > 1:  # uvicorn's own multi-process mode: each worker builds the app (and loads the model) once
+        os.environ[MODEL_ENV] = str(model_path)
+        uvicorn.run("digitnet.app.serve:app_from_environment", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="warning", proxy_headers=True)
+    else:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
+    return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error, before the server starts, when the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: not an address this machine knows ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}"
+                             + (" (another program is using that port; try --port)" if exc.errno == errno.EADDRINUSE else "")) from None
+
+
+# --- datasets ---
+
+def cmd_datasets(args) -> int:
+    console = _console()
+    if args.action == "list":
+        for info in datasets.REGISTRY.values():
+            if info.embedded:
+                state, path = "embedded", datasets.embedded_dir()
+            elif download.is_complete(info):
+                state, path = "downloaded", download.target_dir(info)
+            else:
+                state, path = "not downloaded", download.target_dir(info)
+            _dataset_row(console, args.json, info.name, info.description, state, path)
+        from ..data import personal
+
+        count = sum(personal.counts())
+        _dataset_row(console, args.json, "personal", "your own handwriting: the digits corrected or confirmed on the page",
+                     f"{count} samples" if count else "empty", personal.directory())
+        return 0
+    if args.action == "export":
+        from ..data import personal
+
+        check_output_dir(args.dir, "DIR")
+        target = personal.export(args.dir)
+        _messages().print(f"the personal set ({sum(personal.counts())} samples) copied to {target}")
+        return 0
+    if args.action == "download":
+        info = datasets.REGISTRY.get(args.name)
+        if info is None:
+            raise UsageError(f"unknown dataset {args.name!r}: expected one of {', '.join(datasets.REGISTRY)}")
+        if info.embedded:
+            _messages().print(f"{info.name} ships inside the package: nothing to download ({datasets.embedded_dir()})")
+            return 0
+        path = download.download(info, progress=_messages().is_terminal)
+        _messages().print(f"{info.name} downloaded and verified in {path}")
+        return 0
+    dataset = datasets.load(args.name)  # verifies registered datasets' SHA-256 while reading
+    info = datasets.REGISTRY.get(dataset.name)
+    for stem, digest in dataset.sha256.items():
+        expected = info.sha256.get(stem) if info else None
+        status = "ok" if expected == digest else ("no published SHA-256" if info and not expected else "unregistered")
+        console.print(f"{stem:26} sha256 {digest}  {status}", markup=False)
+    console.print(f"{dataset.name}: {len(dataset.train):,} train and {len(dataset.test):,} test images, "
+                  f"{dataset.num_classes} classes, read from {dataset.source}")
+    return 0
+
+
+def _dataset_row(console, as_json: bool, name, description, state, path) -> None:
+    if as_json:
+        print(json.dumps({"name": name, "description": description, "state": state, "path": str(path)}))
+    else:
+        where = f"{state} ({path})" if state != "not downloaded" else f"not downloaded (will be fetched into {path})"
+        console.print(f"{name:14} {description}\n{'':14} {where}", markup=False)
+
+
+# --- predict ---
+
+def render(image: np.ndarray) -> str:
+    """A 28x28 image in [0, 1] as text: two block characters per pixel."""
+    levels = np.clip((np.asarray(image) * (len(BLOCKS) - 1)).round().astype(int), 0, len(BLOCKS) - 1)
+    return "\n".join("".join(BLOCKS[v] * 2 for v in row) for row in levels)
+
+
+def cmd_predict(args) -> int:
+    paths_given = list(args.paths)
+    args.model = paths_given.pop(0) if paths_given and paths_given[0].suffix == ".safetensors" else None
+    args.images = paths_given
+    if (args.index is None) == (not args.images):
+        raise UsageError("give either --index N or one or more IMAGE files")
+    console = _console()
+    if args.index is not None:
+        model, dataset = _model_and_data(args.model, args.data)
+        if args.index >= len(dataset.test):
+            raise UsageError(f"--index {args.index} is out of range: the test set has {len(dataset.test):,} images (0 to {len(dataset.test) - 1})")
+        image = dataset.test.images[args.index] / np.float32(255)
+        items = [(f"test image {args.index}", lambda: read(model, image, prepared=True), int(dataset.test.labels[args.index]))]
+        classes = dataset.classes
+    else:
+        model = load_model(args.model or paths.latest_model())
+        classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
+        items = [(str(path), lambda path=path: read(model, open_image(path), name=str(path)), None) for path in args.images]
+    if model.sizes[0] != 784:
+        raise UsageError(f"the model takes {model.sizes[0]} inputs, not the 784 pixels of a 28x28 image")
+    for name, reading_of, label in items:
+        reading = reading_of()
+        if args.json:
+            print(json.dumps(reading.to_dict(source=name)), flush=True)
+            continue
+        _show_reading(console, name, reading, label, classes)
+    return 0
+
+
+def _show_reading(console, name, reading, label, classes) -> None:
+    console.print(name + ("" if label is None else f" (true label {classes[label]})"))
+    console.print(render(reading.image), markup=False)
+    mark = ""
+    if label is not None:
+        mark = "  ✓" if reading.label == label and reading.verdict == "digit" else "  ✗"
+    console.print(f"verdict: {reading.describe(classes)}{mark}", markup=False)
+    top = int(np.argmax(reading.probabilities))
+    console.print(f"predicted: {classes[top]} ({reading.probabilities[top] * 100:.1f}%)", markup=False)
+    for k, p in enumerate(reading.probabilities):
+        console.print(f"  {classes[k]:>11} {p * 100:6.2f}% {'█' * int(round(p * 40))}", markup=False)

@@ -1,0 +1,69 @@
+"""Mini-batch training's data: a new permutation each epoch, batches gathered from it,
+and (with augmentation) the next batch prepared on a background thread while the current one trains.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .step import forward_backward
+
+
+class MiniBatches:
+    """``X`` (n, d) of the model's dtype and ``y`` (n,) cut into batches of ``batch_size`` rows.
+
+    The same interface as :class:`~digitnet.training.fullbatch.FullBatch`: :meth:`start_epoch`, then
+    :meth:`gradient` for each of the :attr:`steps` steps, and :meth:`close` at the end.
+    Each batch's distortions are drawn from ``(augment_seed, epoch, step)``, so a resumed
+    run draws the same ones and the next batch can be made ahead of time.
+    """
+
+    def __init__(self, model, X: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True,
+                 augment=None, augment_seed: int = 0, label_smoothing: float = 0.0, batch_metrics=None):
+        self.model, self.X, self.y = model, X, y
+        self.augment = None if augment is None or augment.identity else augment
+        # Fixed rows come prepared, every view of each row. Distorted batches are prepared as they are
+        # made: an epoch is then every (row, view) pair, numbered view * len(X) + row, as the fixed rows are.
+        self.views = len(model.preparations) if self.augment else 1
+        self.n = len(X) * self.views  # rows per epoch
+        self.n_labelled = int(np.count_nonzero(y >= 0)) * self.views  # the rest are outliers (label -1)
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.steps = math.ceil(self.n / batch_size)
+        self.augment_seed = augment_seed
+        self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
+        self.order, self.epoch, self._upcoming = None, 0, None
+        self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="digitnet-augment") if self.augment else None
+
+    def start_epoch(self, epoch: int, rng: np.random.Generator, order: np.ndarray | None = None) -> None:
+        """Begin ``epoch``: a new permutation from ``rng``, or ``order`` (an interrupted epoch's)."""
+        self.epoch, self._upcoming = epoch, None
+        if order is None and self.shuffle:
+            order = rng.permutation(self.n)
+        self.order = order
+
+    def batch(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The i-th batch of this epoch (rows, labels), augmented if asked (and then prepared for the
+        model, every view of each row: with augmentation, ``X`` holds the pixels; without, rows already prepared)."""
+        rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        idx = self.order[rows] if self.order is not None else np.arange(self.n)[rows]
+        view, idx = np.divmod(idx, len(self.X))
+        xb = self.X[idx]
+        if self.augment is not None:
+            xb = self.model.prepare(self.augment(xb, np.random.default_rng([self.augment_seed, self.epoch, i])), view)
+        return xb, self.y[idx]
+
+    def gradient(self, i: int, rng: np.random.Generator, sums: dict, *, metrics: bool) -> float:
+        """Fill ``model.grads`` from batch ``i``; add its sums; return its mean loss."""
+        xb, yb = self._upcoming.result() if self._upcoming is not None else self.batch(i)
+        self._upcoming = None
+        if self._prefetch is not None and i + 1 < self.steps:
+            self._upcoming = self._prefetch.submit(self.batch, i + 1)
+        return forward_backward(self.model, xb, yb, sums, rng=rng, metrics=metrics, batch_metrics=self.batch_metrics,
+                                label_smoothing=self.label_smoothing)
+
+    def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.shutdown()
