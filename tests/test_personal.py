@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from digitnet.data import personal
+from digitnet.run import personal
 from digitnet.app.cli import main
 from digitnet.errors import UsageError
 

@@ -452,7 +452,7 @@ def _evaluation_plots(model, dataset, result, directory: Path) -> None:
 # --- export, card ---
 
 def cmd_finetune(args) -> int:
-    from ..data import personal
+    from ..run import personal
     from ..run.finetune import finetune
 
     model, dataset = _model_and_data(args.model, None)
@@ -601,14 +601,14 @@ def cmd_datasets(args) -> int:
             else:
                 state, path = "not downloaded", download.target_dir(info)
             _dataset_row(console, args.json, info.name, info.description, state, path)
-        from ..data import personal
+        from ..run import personal
 
         count = sum(personal.counts())
         _dataset_row(console, args.json, "personal", "your own handwriting: the digits corrected or confirmed on the page",
                      f"{count} samples" if count else "empty", personal.directory())
         return 0
     if args.action == "export":
-        from ..data import personal
+        from ..run import personal
 
         check_output_dir(args.dir, "DIR")
         target = personal.export(args.dir)

@@ -1,3 +1,3 @@
 """What the pictures are and where they come from: IDX files (``idx``), the data sets known by name
 (``registry``, ``datasets``, ``download``), the embedded MNIST (``mnist/``), random distortions
-(``augment``), deskewing (``deskew``) and the personal set of corrections (``personal``)."""
+(``augment``) and deskewing (``deskew``)."""

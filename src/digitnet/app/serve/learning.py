@@ -21,7 +21,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...data import datasets, personal
+from ...data import datasets
+from ...run import personal
 from ... import paths
 from ...errors import DigitnetError
 from ...run.finetune import MIN_SAMPLES, finetune

@@ -17,7 +17,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .. import paths
-from .idx import read_idx, write_idx
+from ..data.idx import read_idx, write_idx
 from ..errors import DataError, UsageError
 
 IMAGES = "images-idx3-ubyte"
