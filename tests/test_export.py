@@ -139,7 +139,7 @@ def test_web_export_carries_the_weights_and_the_rules_constants(default_model, t
     import base64
 
     from digitnet.app.export.web import export_web
-    from digitnet.reading.verdict import GEOMETRY
+    from digitnet.reading.geometry import GEOMETRY
 
     size = export_web(default_model, tmp_path / "web")
     files = {f.name for f in (tmp_path / "web").iterdir()}

@@ -18,7 +18,9 @@ from PIL import Image
 from digitnet.synthetic import draw as synth
 from digitnet.reading.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
 from digitnet.nn.losses import softmax
-from digitnet.reading.verdict import GEOMETRY, calibrate, expected_calibration_error, fit_temperature, inspect, inspect_prepared, read
+from digitnet.reading.calibration import calibrate, expected_calibration_error, fit_temperature
+from digitnet.reading.geometry import GEOMETRY, inspect, inspect_prepared
+from digitnet.reading.verdict import read
 
 
 STATIC = Path(str(resources.files("digitnet.app.serve") / "static"))
@@ -202,3 +204,31 @@ def test_predict_json_one_object_per_image(default_model, tmp_path):
     index = subprocess.run([sys.executable, "-m", "digitnet", "predict", str(model), "--index", "0", "--json"],
                            capture_output=True, text=True, check=True).stdout
     assert json.loads(index)["source"] == "test image 0" and json.loads(index)["label"] == 7
+
+
+def test_why_not_a_digit_says_which_step_refused_it(default_model, tmp_path):
+    """The geometry's refusals are `not_digit_like`; the network's (no class has evidence) are `unfamiliar`,
+    in the library, `predict --json` and the API, each with its own words."""
+    import copy
+
+    from fastapi.testclient import TestClient
+
+    from digitnet import save_model
+    from digitnet.app.serve import create_app
+    from digitnet.reading.contract import REASON_SOURCE, REASON_WORDS
+
+    wary = copy.deepcopy(default_model)  # a network that finds every picture unfamiliar
+    wary.metadata = {**default_model.metadata, "calibration": {**default_model.metadata["calibration"], "energy_threshold": 1e5}}
+    seven, dash = synth.digit(7), synth.draw([[(0.0, 0.5), (1.0, 0.5)]], box=(40, 130, 240, 150))
+    assert (read(default_model, seven).verdict, read(wary, seven).reason, read(wary, dash).reason) == (
+        "digit", "unfamiliar", "not_digit_like")
+    assert REASON_SOURCE["unfamiliar"] == "network" and REASON_SOURCE["not_digit_like"] == "geometry"
+    assert read(wary, seven).describe() == REASON_WORDS["unfamiliar"] != REASON_WORDS["not_digit_like"]
+    path = save_model(tmp_path / "wary.safetensors", wary)
+    Image.fromarray((seven * 255).astype(np.uint8)).save(tmp_path / "seven.png")
+    out = subprocess.run([sys.executable, "-m", "digitnet", "predict", str(path), str(tmp_path / "seven.png"), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    assert (json.loads(out)["verdict"], json.loads(out)["reason"]) == ("not_a_digit", "unfamiliar")
+    with TestClient(create_app(path)) as client:
+        answer = client.post("/api/predict", json={"pixels": prepare(seven).ravel().tolist()}).json()
+    assert (answer["reason"], answer["message"]) == ("unfamiliar", REASON_WORDS["unfamiliar"])

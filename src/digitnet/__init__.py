@@ -27,7 +27,8 @@ from .nn.model import MLP
 from .run.modelfile import load_model, save_model
 from .nn.optim import SGD, Adam, AdamW
 from .reading.preprocess import open_image, prepare
-from .reading.verdict import Calibration, Reading, read
+from .reading.contract import Calibration, Reading
+from .reading.verdict import read
 from .app.export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
 from .run.recipes import RECIPES, train
 from .nn.schedules import Constant, Cosine, OneCycle, Step

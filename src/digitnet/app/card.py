@@ -16,7 +16,9 @@ import numpy as np
 from ..run.config import SETTINGS
 from ..data.registry import REGISTRY
 from ..nn.metrics import Evaluation
-from ..reading.verdict import decide, inspect_prepared
+from ..reading.contract import PIXELS
+from ..reading.geometry import inspect_prepared
+from ..reading.verdict import decide
 from ..run.recipes import RECIPES
 from ..version import __version__
 
@@ -174,6 +176,13 @@ def refusal_rates(model, images: np.ndarray, labels: np.ndarray) -> dict:
     right = np.array([r.label == y for r, y in zip(readings, labels)])
     return {"refused": float(1 - accepted.mean()), "accepted": int(accepted.sum()),
             "accepted_accuracy": float(right[accepted].mean()) if accepted.any() else 0.0}
+
+
+def picture_refusals(model, split) -> dict | None:
+    """:func:`refusal_rates` on a data set's split, for a model that reads pictures (None for any other input)."""
+    if model.sizes[0] != PIXELS:
+        return None
+    return refusal_rates(model, split.images / np.float32(255), split.labels)
 
 
 def handwriting_summary(results: dict, recipe: str) -> dict | None:

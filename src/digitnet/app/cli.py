@@ -31,6 +31,7 @@ from ..errors import DigitnetError, ServeError, TrainingDiverged, UsageError
 from ..fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
 from ..nn.metrics import evaluate
 from ..run.modelfile import load_model, save_model
+from ..reading.contract import check_reads_pictures
 from ..reading.verdict import read
 from ..run.schema import parse_json
 from ..run.recipes import RECIPES, get_recipe, train
@@ -490,7 +491,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from .card import handwriting_summary, model_card, refusal_rates
+    from .card import handwriting_summary, model_card, picture_refusals
 
     model_path = args.model or paths.latest_model()
     model, dataset = _model_and_data(model_path, args.data)
@@ -504,9 +505,7 @@ def cmd_card(args) -> int:
             print(f"digitnet card: warning: {args.handwriting} has no handwriting results for recipe "
                   f"{model.metadata.get('recipe', 'default')!r}", file=sys.stderr)
     evaluation = evaluate(model, dataset.test, dataset.num_classes)
-    refusals = None
-    if model.sizes[0] == 784:
-        refusals = refusal_rates(model, dataset.test.images / np.float32(255), dataset.test.labels)
+    refusals = picture_refusals(model, dataset.test)
     text = model_card(model, evaluation=evaluation, refusals=refusals, handwriting=handwriting, model_path=str(model_path))
     if args.out is None:
         sys.stdout.write(text)
@@ -669,8 +668,7 @@ def cmd_predict(args) -> int:
         model = load_model(args.model or paths.latest_model())
         classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
         items = [(str(path), lambda path=path: read(model, open_image(path), name=str(path)), None) for path in args.images]
-    if model.sizes[0] != 784:
-        raise UsageError(f"the model takes {model.sizes[0]} inputs, not the 784 pixels of a 28x28 image")
+    check_reads_pictures(model, "reading pictures")
     for name, reading_of, label in items:
         reading = reading_of()
         if args.json:

@@ -7,10 +7,9 @@ import html
 import json
 from pathlib import Path
 
-import numpy as np
 
 from . import plots
-from .card import model_card, refusal_rates
+from .card import model_card, picture_refusals
 from ..fileio import atomic_write_bytes
 from ..nn.metrics import Evaluation, evaluate
 from ..training.fit import History
@@ -77,9 +76,7 @@ def build_report(model, dataset, *, model_path: str = "", result: Evaluation | N
 def write_report(model, dataset, out_dir: str | Path, *, model_path: str = "") -> Path:
     """Write ``out_dir/index.html`` and the model card ``out_dir/README.md`` atomically; returns the page's path."""
     result = evaluate(model, dataset.test, dataset.num_classes)
-    refusals = None
-    if model.sizes[0] == 784:
-        refusals = refusal_rates(model, dataset.test.images / np.float32(255), dataset.test.labels)
+    refusals = picture_refusals(model, dataset.test)
     card = model_card(model, evaluation=result, refusals=refusals, model_path=model_path)
     atomic_write_bytes(Path(out_dir) / "README.md", card.encode())
     path = Path(out_dir) / "index.html"

@@ -6,3 +6,8 @@ and thresholds fitted on a validation split) and ``contract`` (what a reading is
 the verdict and reason words, :class:`Calibration`; the server, the exports, the card and
 ``digitnet.js`` read it from there).
 """
+
+from .contract import PIXELS, REASON_WORDS, REASONS, SIDE, VERDICTS, Calibration, Reading
+from .verdict import decide, read
+
+__all__ = ["PIXELS", "REASONS", "REASON_WORDS", "SIDE", "VERDICTS", "Calibration", "Reading", "decide", "read"]

@@ -22,7 +22,8 @@ from ..errors import UsageError
 from ..nn.metrics import evaluate
 from ..nn.model import MLP
 from ..nn.optim import Adam, AdamW
-from ..reading.verdict import calibrate
+from ..reading.calibration import calibrate
+from ..reading.contract import SIDE, check_reads_pictures
 from .recipes import split_validation
 from ..training.fit import Callback, fit
 
@@ -51,8 +52,9 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     if len(images) < MIN_SAMPLES:
         raise UsageError(f"fine-tuning needs at least {MIN_SAMPLES} personal samples, there are {len(images)}: "
                          "correct or confirm a few more digits first")
-    if model.sizes[0] != 784 or images.shape[1:] != (28, 28):
-        raise UsageError(f"fine-tuning on 28x28 samples needs a model of 784 inputs, this one takes {model.sizes[0]}")
+    check_reads_pictures(model, "fine-tuning on personal samples")
+    if images.shape[1:] != (SIDE, SIDE):
+        raise UsageError(f"personal samples are {SIDE}x{SIDE} pictures, these are {images.shape[1:]}")
     config = TrainConfig.from_dict(model.metadata["config"]) if model.metadata.get("config") else TrainConfig()
     train_idx, val_idx = split_validation(len(dataset.train), config.validation or 0.1, config.seed)
     rng = np.random.default_rng([seed, 23])

@@ -25,7 +25,7 @@ from ..machine import describe
 from ..nn.metrics import evaluate
 from ..nn.model import MLP, VIEWS
 from ..nn.optim import SGD, Adam, AdamW
-from ..reading.verdict import calibrate
+from ..reading.calibration import calibrate
 from ..training.fit import Callback, EarlyStopping, History, fit
 from ..version import __version__
 

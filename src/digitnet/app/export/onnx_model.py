@@ -82,7 +82,7 @@ def metadata_props(model) -> dict[str, str]:
 
 def temperature(model) -> float:
     """The calibrated temperature the graph divides the logits by (1 for an uncalibrated model)."""
-    from ...reading.verdict import Calibration
+    from ...reading.contract import Calibration
 
     return float(Calibration.of(model).temperature)
 

@@ -21,17 +21,16 @@ import numpy as np
 
 from ...reading import preprocess
 from ...data.deskew import MAX_SLANT
-from ...errors import UsageError
 from ...fileio import atomic_write_bytes
-from ...reading.verdict import GEOMETRY, REASON_WORDS, Calibration
+from ...reading.contract import REASON_WORDS, Calibration, check_reads_pictures
+from ...reading.geometry import GEOMETRY
 
 PAGE_FILES = ("style.css", "app.js", "digitnet.js", "favicon.svg")
 
 
 def check_model(model) -> None:
     """Refuse a model the page cannot run (UsageError)."""
-    if model.sizes[0] != 784:
-        raise UsageError(f"the draw page needs a model of 28x28 = 784 inputs, this one takes {model.sizes[0]}")
+    check_reads_pictures(model, "the draw page")
 
 
 def model_script(model) -> str:

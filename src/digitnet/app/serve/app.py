@@ -25,13 +25,13 @@ from ...data import datasets
 from ...reading.preprocess import open_image
 from ...errors import DataError, DigitnetError
 from ...run.modelfile import load_model
-from ...reading.verdict import Reading, read
+from ...reading.contract import PIXELS, REASON_SOURCE, REASON_WORDS, SIDE, Reading, Reason, Verdict
+from ...reading.verdict import read
 from .learning import Learner
 from .learning import router as learning_router
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 REQUEST_SECONDS = 10  # the most one image may take to decode and read
-PIXELS = 784
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/gif", "image/webp")
 
 
@@ -45,13 +45,14 @@ class PixelsIn(BaseModel):
 
 
 class Prediction(BaseModel):
-    verdict: Literal["digit", "unsure", "not_a_digit"]
+    verdict: Verdict
     label: int | None = Field(description="the digit read (the likelier one when unsure); null when not a digit")
     label_name: str | None = Field(description="the class name of label")
     prediction: int = Field(description="the class with the highest probability, whatever the verdict")
     confidence: float = Field(description="calibrated probability of the top class")
     probabilities: list[float]
-    reason: Literal["blank", "too_small", "several_marks", "not_digit_like"] | None
+    reason: Reason | None = Field(description="why it is not a digit: " + "; ".join(
+        f"{reason} ({REASON_SOURCE[reason]}: {words})" for reason, words in REASON_WORDS.items()))
     candidates: list[int] = Field(description="the two likeliest digits when unsure")
     message: str = Field(description="the verdict in words")
     classes: list[str]
@@ -241,7 +242,7 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
                 body = PixelsIn.model_validate_json(await request.body())
             except ValidationError as exc:
                 return _problem(422, _describe(exc.errors()))
-            pixels = np.asarray(body.pixels, np.float32).reshape(28, 28)
+            pixels = np.asarray(body.pixels, np.float32).reshape(SIDE, SIDE)
             return await off_loop(lambda: answer(read(learner.model, pixels, prepared=not body.preprocess, name="pixels")))
         elif kind == "multipart/form-data":
             try:

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...data import datasets
+from ...reading.contract import PIXELS, SIDE
 from ...run import personal
 from ... import paths
 from ...errors import DigitnetError
@@ -29,7 +30,6 @@ from ...run.finetune import MIN_SAMPLES, finetune
 from ...run.modelfile import save_model
 from ...training.fit import Callback
 
-PIXELS = 784
 
 
 class CorrectionIn(BaseModel):
@@ -124,7 +124,7 @@ def router(learner: Learner) -> APIRouter:
         classes = learner.base.sizes[-1]
         if body.label >= classes:
             return JSONResponse({"detail": f"label must be below {classes}"}, status_code=422)
-        image = np.asarray(body.pixels, np.float64).reshape(28, 28)
+        image = np.asarray(body.pixels, np.float64).reshape(SIDE, SIDE)
         try:
             count = await anyio.to_thread.run_sync(lambda: personal.add(image, body.label, n_classes=classes))
         except OSError as exc:  # a full disk, a read-only home: the set keeps what it had

@@ -386,10 +386,10 @@
     const [first, second] = order, top = p[first];
     let verdict = "digit", label = first, why = null, candidates = [];
     if (reason) { verdict = "not_a_digit"; label = null; why = reason; }
-    else if (C.energy_threshold != null && energy < C.energy_threshold) { verdict = "not_a_digit"; label = null; why = "not_digit_like"; }
+    else if (C.energy_threshold != null && energy < C.energy_threshold) { verdict = "not_a_digit"; label = null; why = "unfamiliar"; }
     else if (top >= C.threshold) { /* a digit */ }
     else if (top + p[second] >= C.pair_threshold) { verdict = "unsure"; candidates = [first, second]; }
-    else { verdict = "not_a_digit"; label = null; why = "not_digit_like"; }
+    else { verdict = "not_a_digit"; label = null; why = "unfamiliar"; }
     return answer(model, { verdict, label, confidence: top, probabilities: p, reason: why, candidates, image: Array.from(img.d) });
   }
 

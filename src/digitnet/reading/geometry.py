@@ -1,0 +1,118 @@
+"""Cheap geometry on the ink, before the network: is this one digit-sized mark, shaped like a digit?
+
+:func:`inspect` measures in the ink's own units (its stroke width and bounding box), so any scale gives
+the same answer. It finds dots (``too_small``), two marks side by side (``several_marks``), and shapes no
+digit has (``not_digit_like``: a dash, more than two loops, a mark inside a loop, a scatter of pieces).
+The browser's copy of these rules (``digitnet.js``) reads :data:`GEOMETRY`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import BlankImage
+from .preprocess import crop_to_work_scale, find_ink, stroke_width
+
+# Geometry, in units of the ink's own stroke width and bounding box (so any scale gives the same answer).
+MIN_SIZE_IN_STROKES = 2.5  # a mark shorter than 2.5 stroke widths is a dot, or a digit too small for its brush
+MAX_ASPECT = 2.5  # wider than 2.5x its height (and thin): a dash
+MIN_PIECE = 0.08  # a connected piece with less than 8% of the ink is a detail (a dot, a serif), not a mark
+MIN_MARK_HEIGHT = 0.4  # two pieces side by side, each at least 40% as tall as the whole: two marks
+MAX_OVERLAP = 0.2  # ... whose column ranges overlap by less than 20% of the narrower one
+MAX_LOOPS = 2  # an 8 has two loops; more is not a digit
+MIN_HOLE = 20  # pixels at the work scale: smaller enclosed gaps are ink texture, not loops
+MIN_LOOP = 0.5  # stroke widths: an enclosed gap with no point farther than this from the ink is the inside of
+#                 an outline (hollow) stroke or a double line, not a loop; ...
+ROUNDNESS = 0.25  # ... nor is one long and thin: no point farther than 0.25 sqrt(area) from the ink (a round
+#                   loop has points about 0.56 sqrt(area) away; the inside of a hollow stroke, far fewer)
+MAX_PIECES = 4  # pieces (joined across gaps under half a stroke) with at least MIN_SIGNIFICANT of the ink:
+#                 a sun with rays, a scatter of marks
+MIN_SIGNIFICANT = 0.03
+#: everything the geometry rules depend on (the browser's copy of them, digitnet export --web, reads these)
+GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT, "MIN_PIECE": MIN_PIECE,
+            "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_LOOPS": MAX_LOOPS, "MIN_HOLE": MIN_HOLE,
+            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT}
+
+
+def inspect(work: np.ndarray) -> str | None:
+    """A reason the ink (cropped, longer side at the work scale) is not one digit, or None.
+
+    Units are the ink's own: its stroke width and bounding box, so the rules do not depend
+    on the size of the picture."""
+    mask = work > 0.5
+    if not mask.any():
+        return "too_small"
+    width = stroke_width(work)
+    h, w = work.shape
+    if max(h, w) < MIN_SIZE_IN_STROKES * width:
+        return "too_small"
+    if w > MAX_ASPECT * h and h < 2 * width:
+        return "not_digit_like"
+    # pieces of ink joined across gaps under half a stroke width (a broken line is one mark)
+    joined = ndimage.label(ndimage.binary_dilation(mask, iterations=max(1, int(width / 4))))
+    if _side_by_side(mask, joined):
+        return "several_marks"
+    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width, joined) else None
+
+
+def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tuple[np.ndarray, int]) -> bool:
+    """More than two loops, a mark inside a loop (eyes in a face), or many separate pieces:
+    none of these happens in a digit (checked on MNIST: tests/test_reading.py). Pieces are
+    joined across gaps under half a stroke width, so a faint or broken line is one piece."""
+    pieces, count = joined
+    pieces = np.where(mask, pieces, 0)
+    areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
+    significant = np.flatnonzero(areas >= MIN_SIGNIFICANT * areas.sum())
+    if len(significant) > MAX_PIECES:
+        return True
+    holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
+    if n_holes == 0:
+        return False
+    index = np.arange(1, n_holes + 1)
+    hole_areas = ndimage.sum_labels(np.ones_like(mask), holes, index=index)
+    farthest = ndimage.maximum(ndimage.distance_transform_cdt(~mask, metric="taxicab"), holes, index=index)
+    reach = np.maximum(1, np.maximum(MIN_LOOP * width, ROUNDNESS * np.sqrt(hole_areas)).astype(int))
+    loops = (hole_areas >= MIN_HOLE) & (farthest > reach)
+    if np.count_nonzero(loops) > MAX_LOOPS:
+        return True
+    # a piece of ink that sits inside a loop of another piece: filling the other piece's holes covers it
+    # (unless it is a ring itself: the inner outline of a hollow 0)
+    for i in significant if len(significant) > 1 else ():  # one piece (most digits): nothing sits inside another
+        piece = pieces == i + 1
+        others = mask & ~piece
+        ring = np.count_nonzero(ndimage.binary_fill_holes(piece)) - np.count_nonzero(piece) >= MIN_HOLE
+        if not ring and np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
+            return True
+    return False
+
+
+def _side_by_side(mask: np.ndarray, joined: tuple[np.ndarray, int]) -> bool:
+    """Two big pieces (``joined``: labels of the ink joined across small gaps, and their count) next to
+    each other, not one above the other."""
+    labels, count = joined
+    if count < 2:
+        return False
+    areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    boxes = ndimage.find_objects(labels)
+    height = mask.shape[0]
+    big = [boxes[i] for i in range(count) if areas[i] >= MIN_PIECE * areas.sum()
+           and boxes[i][0].stop - boxes[i][0].start >= MIN_MARK_HEIGHT * height]
+    for i, a in enumerate(big):
+        for b in big[i + 1:]:
+            overlap = min(a[1].stop, b[1].stop) - max(a[1].start, b[1].start)
+            narrower = min(a[1].stop - a[1].start, b[1].stop - b[1].start)
+            if overlap < MAX_OVERLAP * narrower:
+                return True
+    return False
+
+
+def inspect_prepared(images: np.ndarray) -> list[str | None]:
+    """:func:`inspect` for MNIST-style images (n, 28, 28); a blank one is ``"blank"``."""
+    reasons = []
+    for image in images:
+        try:
+            reasons.append(inspect(crop_to_work_scale(find_ink(image))))
+        except BlankImage:
+            reasons.append("blank")
+    return reasons
