@@ -70,7 +70,10 @@ def read_idx_digest(path: str | Path) -> tuple[np.ndarray, str]:
                 isize = int.from_bytes(raw.read(4), "little")
             raw.seek(0)
             stream = gzip.GzipFile(fileobj=raw) if compressed else raw
-            header, data, array = _parse(stream, path, None if compressed else path.stat().st_size, isize)
+            # the size of the file opened, not of whatever the name points to now: a writer may have renamed
+            # a new version over it since (digitnet's writes are atomic renames)
+            size = None if compressed else os.fstat(raw.fileno()).st_size
+            header, data, array = _parse(stream, path, size, isize)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file (expected an IDX file)") from None
     except IsADirectoryError:
@@ -82,8 +85,8 @@ def read_idx_digest(path: str | Path) -> tuple[np.ndarray, str]:
     return array, digest.hexdigest()
 
 
-def _parse(stream: io.IOBase, path: Path, file_size: int | None,
-           isize: int | None = None) -> tuple[bytes, bytes, np.ndarray]:
+def _header(stream, path: Path) -> tuple[bytes, tuple[int, ...], np.dtype]:
+    """(the header's bytes, the shape it gives, the big-endian dtype of its type code), checked."""
     header = _read_exactly(stream, 4, path, "the 4-byte IDX magic")
     if header[:2] != b"\0\0":
         raise DataError(f"{path}: not an IDX file (magic bytes {header.hex()}, expected 0000 then type and rank)")
@@ -94,8 +97,13 @@ def _parse(stream: io.IOBase, path: Path, file_size: int | None,
     if ndim == 0:
         raise DataError(f"{path}: IDX header has 0 dimensions (expected at least 1)")
     sizes = _read_exactly(stream, 4 * ndim, path, f"{ndim} dimension sizes")
-    shape = tuple(int(s) for s in np.frombuffer(sizes, ">u4"))
-    dtype = TYPE_CODES[code]
+    return header + sizes, tuple(int(s) for s in np.frombuffer(sizes, ">u4")), TYPE_CODES[code]
+
+
+def _parse(stream: io.IOBase, path: Path, file_size: int | None,
+           isize: int | None = None) -> tuple[bytes, bytes, np.ndarray]:
+    header, shape, dtype = _header(stream, path)
+    ndim = len(shape)
     expected = math.prod(shape) * dtype.itemsize
     limit = max_bytes()
     if expected > limit:
@@ -116,7 +124,44 @@ def _parse(stream: io.IOBase, path: Path, file_size: int | None,
         array = np.frombuffer(data, dtype).reshape(shape).astype(dtype.newbyteorder("="))
     except (ValueError, MemoryError) as exc:  # e.g. a zero dimension beside sizes whose product overflows
         raise DataError(f"{path}: header shape {shape} cannot be represented ({exc})") from None
-    return header + sizes, data, array
+    return header, data, array
+
+
+def read_idx_prefix(path: str | Path) -> tuple[np.ndarray, int]:
+    """Salvage a damaged IDX file: (the whole records, along the first dimension, that it holds up to the count
+    its header claims, in native byte order; that claimed count). A file cut short, or a gzip stream that breaks
+    off, gives the records before the cut. DataError when even the header cannot be read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+            _, shape, dtype = _header(stream, path)
+            record = math.prod(shape[1:]) * dtype.itemsize
+            data = _read_until_broken(stream, min(shape[0] * record, max_bytes()))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (expected an IDX file)") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot be read as IDX ({exc})") from None
+    n = len(data) // record if record else shape[0]
+    array = np.frombuffer(data[:n * record], dtype).reshape((n, *shape[1:]))
+    return array.astype(dtype.newbyteorder("=")), shape[0]
+
+
+def _read_until_broken(stream, limit: int) -> bytes:
+    """Up to ``limit`` bytes: as many as can be read before the end, or before the data breaks off."""
+    parts, size = [], 0
+    while size < limit:
+        try:
+            part = stream.read(min(_CHUNK, limit - size))
+        except (OSError, EOFError, zlib.error):
+            break
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 def _read_exactly(stream, n: int, path: Path, what: str) -> bytes:
