@@ -513,7 +513,7 @@ def test_divergence_from_weight_decay_blames_weight_decay(tmp_path):
     result = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "2", "--lr", "0.5",
                              "--optimizer", "sgd", "--weight-decay", "900", "--outliers", "0", "--synthetic-digits", "0",
                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
-    assert result.returncode == 1 and "try a smaller weight decay (--weight-decay)" in result.stderr
+    assert result.returncode == 1 and "try a smaller weight decay or learning rate (--weight-decay, --lr)" in result.stderr
 
 
 def test_an_empty_test_split_is_refused_before_training(tmp_path, mnist, capsys):

@@ -66,6 +66,6 @@ def test_early_stopping_restores_the_best_epoch(mnist):
     best = min(history.records, key=lambda r: r["val_loss"])
     assert len(history) < 20  # it stopped early
     assert stopper.best_epoch == best["epoch"]
-    from digitnet.training.step import evaluate_loss
+    from digitnet.training.step import loss_and_accuracy
 
-    assert evaluate_loss(model, Xv, yv)[0] == pytest.approx(best["val_loss"], rel=1e-6)
+    assert loss_and_accuracy(model, Xv, yv)[0] == pytest.approx(best["val_loss"], rel=1e-6)

@@ -147,7 +147,8 @@ def test_fit_temperature_recovers_a_known_temperature(rng):
 
 def test_temperature_scaling_calibrates_on_validation(default_model, mnist):
     """ECE on the recipe's validation split (never the test set): small after scaling."""
-    from digitnet.run.recipes import RECIPES, split_validation
+    from digitnet.run.pipeline import split_validation
+    from digitnet.run.recipes import RECIPES
 
     config = RECIPES["default"]
     _, val_idx = split_validation(len(mnist.train), config.validation, config.seed)

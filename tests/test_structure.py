@@ -115,3 +115,52 @@ def test_no_function_is_over_70_lines():
 def test_fit_reads_in_one_screen():
     (node,) = [node for key, node in functions() if key == "training/fit.py:fit"]
     assert code_lines(node) <= 60
+
+
+#: the strata, bottom up: a module may import its own stratum and those below, never one above
+STRATA = ("", "data", "nn", "reading", "synthetic", "training", "run", "app")
+LEAVES = {"errors", "paths", "fileio", "parallel", "version", "machine"}  # the shared modules at the top of the tree
+FACADES = {"digitnet", "digitnet.__main__", "digitnet.sklearn"}  # the public names: they may import anything
+
+
+def stratum(module: str) -> int:
+    parts = module.split(".")[1:]
+    if not parts or parts[0] in LEAVES:
+        return 0
+    return STRATA.index(parts[0])
+
+
+def test_every_module_is_in_a_stratum():
+    unplaced = [m for m in import_graph() if m not in FACADES and m.split(".")[1] not in (*LEAVES, *STRATA[1:])]
+    assert unplaced == [], f"modules outside every stratum (add them to a subpackage or to LEAVES): {unplaced}"
+
+
+def test_imports_only_go_down_the_strata():
+    """data < nn < reading < synthetic < training < run < app, with the shared leaves below all of them."""
+    upward = sorted(f"{m} -> {t}" for m, targets in import_graph().items() if m not in FACADES
+                    for t in targets if t not in FACADES and stratum(t) > stratum(m))
+    assert upward == [], upward
+    assert stratum("digitnet.app.cli") > stratum("digitnet.run.recipes") > stratum("digitnet.nn.model") > 0
+
+
+def private_imports() -> list[str]:
+    """``from X import _name`` where X is in another subpackage than the importing module."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        module = module_name(path)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else [])) if node.level else (node.module or "")
+            if not source.startswith("digitnet"):
+                continue
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.endswith("__") and source.split(".")[:2] != module.split(".")[:2]:
+                    found.append(f"{module}: from {source} import {alias.name}")
+    return found
+
+
+def test_no_module_imports_a_private_name_of_another_subpackage():
+    assert private_imports() == []

@@ -26,7 +26,12 @@ class ModelFileError(DataError):
 
 
 class TrainingDiverged(DigitnetError):
-    """The loss or a gradient became NaN or infinite."""
+    """The loss or a gradient became NaN or infinite. ``settings``: the settings (``TrainConfig`` names)
+    the message advises changing, likeliest first, for a front end to name in its own terms (flags, fields)."""
+
+    def __init__(self, message: str, settings: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.settings = settings
 
 
 class OutputError(DigitnetError):

@@ -13,10 +13,11 @@ Python threads running NumPy code run in parallel. Two uses:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -29,13 +30,37 @@ MIN_PIECE = 1 << 16
 _pool: ThreadPoolExecutor | None = None
 
 
-@functools.cache
+#: at most this many threads (set by :func:`limit_threads`), or None for every core
+_limit: int | None = None
+
+
 def cores() -> int:
+    """Threads this process works on: the CPU cores it may run on, or fewer inside :func:`limit_threads`."""
+    return min(_available(), _limit) if _limit else _available()
+
+
+@functools.cache
+def _available() -> int:
     """CPU cores this process may run on (asked once)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def limit_threads(threads: int) -> Iterator[None]:
+    """Within the block, digitnet's own work and the BLAS use at most ``threads`` threads (``threads`` >= 1):
+    for several trainings side by side in separate processes, each on its own core(s)."""
+    global _limit
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    saved, _limit = _limit, threads
+    try:
+        with _blas_controller().limit(limits=threads, user_api="blas"):
+            yield
+    finally:
+        _limit = saved
 
 
 def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
@@ -92,7 +117,7 @@ def map_chunks(function: Callable[[np.ndarray, np.random.Generator], np.ndarray]
 def _executor() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(cores(), thread_name_prefix="digitnet-worker")
+        _pool = ThreadPoolExecutor(_available(), thread_name_prefix="digitnet-worker")  # limit_threads uses fewer
     return _pool
 
 

@@ -34,8 +34,10 @@ def models_dir() -> Path:
     return home() / "models"
 
 
-def new_model_path(recipe: str) -> Path:
-    return models_dir() / f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+def new_model_path(kind: str) -> Path:
+    """Where a new model of ``kind`` (its recipe's name, or ``personal``) goes: ``KIND-YYYYmmdd-HHMMSS.safetensors``
+    in the user's model directory (the one place this pattern is written)."""
+    return models_dir() / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
 
 
 def remember_latest(path: Path) -> None:

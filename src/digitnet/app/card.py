@@ -90,6 +90,8 @@ def _training(model) -> list[str]:
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
            f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
            f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
+    if meta.get("tuning"):
+        out.append(_tuned(meta["tuning"]))
     draw = config.get("synthetic_draw", 0)
     if config:
         out.append(f"- Settings: {config.get('optimizer')} lr {config.get('lr')} ({config.get('schedule')} schedule), "
@@ -106,6 +108,19 @@ def _training(model) -> list[str]:
                    f"{meta.get('epochs_run', '?')} epochs, digitnet {meta.get('digitnet_version', '(version not recorded)')}.")
     out.append(f"- Reproduce: {_reproduce(meta.get('recipe', 'default'), meta.get('seed', 0), config)}.")
     return out
+
+
+def _tuned(tuning: dict) -> str:
+    """The card's line on how ``digitnet tune`` chose the settings (the model metadata's ``tuning``)."""
+    counts = tuning.get("trials") or {}
+    budget = tuning.get("budget_seconds")
+    return (f"- Tuned: settings searched by `digitnet tune` (study `{tuning.get('study')}`, "
+            f"{', '.join(tuning.get('searched') or []) or 'nothing'} searched) on {tuning.get('data')}: trial "
+            f"{tuning.get('trial')}, the best of {sum(counts.values())} ("
+            + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+            + f"), chosen by its accuracy on a {tuning.get('validation_fraction', 0) * 100:g}% validation split "
+            f"of the training set, never the test set: {tuning.get('validation_accuracy', 0) * 100:.2f}%"
+            + (f", within {budget:g} s of training per trial" if budget else "") + ".")
 
 
 def _reproduce(recipe: str, seed, config: dict) -> str:
@@ -206,7 +221,8 @@ def handwriting_summary(results: dict, recipe: str) -> dict | None:
 def model_card(model, *, evaluation: Evaluation | None = None, refusals: dict | None = None,
                handwriting: dict | None = None, model_path: str | None = None) -> str:
     """The card's Markdown text."""
-    title = f"# digitnet {'-'.join(map(str, model.sizes))} {model.activation} ({model.metadata.get('recipe', 'model')})"
+    title = f"# digitnet {'-'.join(map(str, model.sizes))} {model.activation} ({model.metadata.get('recipe', 'model')}" \
+            + (", tuned)" if model.metadata.get("tuning") else ")")
     parts = [_front_matter(model, evaluation), "", title, "",
              "A multi-layer perceptron trained with digitnet, a from-scratch NumPy network for handwritten digits"
              + (f"; the file is `{model_path}`" if model_path else "") + f". Card written by digitnet {__version__}.", "",

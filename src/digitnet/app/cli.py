@@ -14,7 +14,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -249,7 +248,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per image on stdout: source, verdict "
                    "(digit, unsure, not_a_digit), label, confidence, probabilities, reason, candidates")
     p.set_defaults(func=cmd_predict)
+    _add_tune_parser(sub)
     return parser
+
+
+def _add_tune_parser(sub) -> None:
+    """``digitnet tune``: its options."""
+    u = sub.add_parser("tune", help="search a recipe's settings for your data (Optuna)", description=(
+        "Search the training settings (widths, depth, learning rate, schedule, batch, dropout, weight decay, "
+        "distortions, epochs) that give the best accuracy on a validation split of the training set (never the "
+        "test set), trial after trial, with Optuna. The study is kept in a SQLite file in the user data dir (run "
+        "again to continue it) or in the --storage you give (PostgreSQL: many processes or machines on one study). "
+        "At the end: the best settings as TOML for `digitnet train --config`, the best model trained again with "
+        "its card, and plots. Needs pip install 'digitnet[tune]'."))
+    u.add_argument("--data", metavar="NAME|DIR", help="dataset (default: mnist, or the study's)")
+    u.add_argument("--recipe", metavar="BASE", help="the recipe whose settings are searched (default: default)")
+    u.add_argument("--space", type=Path, metavar="FILE.toml", help="change the default search space: per setting, "
+                   "a table (low, high, log, step; or choices) searches it, a plain value fixes it")
+    u.add_argument("--trials", type=_number(int, minimum=1, name="trials"), metavar="N",
+                   help="trials to run now, in all (default 20, or as many as --timeout allows)")
+    u.add_argument("--timeout", type=_number(float, minimum=1, name="timeout"), metavar="S",
+                   help="stop starting trials after S seconds")
+    u.add_argument("--budget-seconds", type=_number(float, minimum=0.1, name="budget"), metavar="S",
+                   help="training seconds a trial may take (a trial that cannot finish in them is pruned)")
+    u.add_argument("--study", metavar="NAME", help="the study's name (default: RECIPE-DATA)")
+    u.add_argument("--storage", metavar="URL", help="sqlite:///FILE.db, a file path, or postgresql://USER:PASSWORD@"
+                   "HOST:PORT/DB (default: $DIGITNET_TUNE_STORAGE, else tune.db in the user data dir)")
+    u.add_argument("--workers", type=_number(int, minimum=1, name="workers"), default=1, metavar="N",
+                   help="processes running trials side by side on this machine (default 1)")
+    u.add_argument("--threads", type=_number(int, minimum=1, name="threads"), metavar="N",
+                   help="threads per trial, the BLAS's included (default: every core; 1 with several workers)")
+    u.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default: tune/STUDY in the user data dir)")
+    u.add_argument("--json", action="store_true", help="one JSON object per finished trial on stdout, then the results")
+    u.add_argument("--quiet", "-q", action="store_true", help="print only the results")
+    u.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a process of --workers: trials only
+    u.set_defaults(func=cmd_tune)
 
 
 class Terminated(Exception):
@@ -271,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         parser.exit(2, f"digitnet {args.command}: error: {exc}\n")
     except TrainingDiverged as exc:
-        print(f"digitnet {args.command}: training stopped: {exc}", file=sys.stderr)
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in exc.settings)
+        print(f"digitnet {args.command}: training stopped: {exc}" + (f" ({flags})" if flags else ""), file=sys.stderr)
         return 1
     except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
@@ -342,16 +376,12 @@ def cmd_train(args) -> int:
         if conflicts:
             raise UsageError(f"--resume continues the run with its own settings; drop {', '.join(conflicts)} "
                              "(or start a new run in another directory)")
-        skipped = []
-        resume_from = checkpoint.latest(args.resume, skipped=skipped)
-        for path, reason in skipped:
-            print(f"digitnet train: warning: {path} cannot be used ({reason}); resuming from {resume_from}",
+        plan = checkpoint.resume_plan(args.resume, keep=args.keep, checkpoint_every=args.checkpoint_every)
+        for path, reason in plan.skipped:
+            print(f"digitnet train: warning: {path} cannot be used ({reason}); resuming from {plan.path}",
                   file=sys.stderr)
-        _, _, _, saved = checkpoint.read(resume_from)
-        config, recipe = TrainConfig.from_dict(saved["config"]), saved.get("recipe", recipe)
-        args.out = args.out or (Path(saved["out"]) if saved.get("out") else None)
-        args.keep = args.keep or saved.get("keep")
-        args.checkpoint_every = args.checkpoint_every or saved.get("checkpoint_every", 0)
+        resume_from, config, recipe = plan.path, plan.config, plan.recipe
+        args.out, args.keep, args.checkpoint_every = args.out or plan.out, plan.keep, plan.checkpoint_every
         args.checkpoint_dir = args.resume
     else:
         config = resolve_config(args)
@@ -376,11 +406,9 @@ def cmd_train(args) -> int:
     if args.log:
         callbacks.append(JsonlLog(args.log))
     result = train(config, dataset, callbacks=callbacks, checkpoint_dir=args.checkpoint_dir,
-                   checkpoint_every=args.checkpoint_every, keep=args.keep or 3, resume_from=resume_from,
-                   extra_metadata={"recipe": recipe, "out": str(out), "keep": args.keep or 3,
-                                   "checkpoint_every": args.checkpoint_every})
+                   checkpoint_every=args.checkpoint_every, keep=args.keep or 3, resume_from=resume_from, recipe=recipe,
+                   extra_metadata={"out": str(out), "keep": args.keep or 3, "checkpoint_every": args.checkpoint_every})
     model = result.model
-    model.metadata["recipe"] = recipe
     save_model(out, model)
     try:
         paths.remember_latest(out)
@@ -397,6 +425,85 @@ def cmd_train(args) -> int:
     console.print(f"test accuracy: {model.metadata['test_accuracy'] * 100:.2f}% on {model.metadata['test_samples']:,} "
                   f"test images ({model.metadata['train_seconds']:.1f} s of training); model saved to {out}")
     return 0
+
+
+# --- tune ---
+
+def cmd_tune(args) -> int:
+    from ..run import tune
+    from . import tuning
+
+    tune.require_optuna()
+    url = tune.storage_url(args.storage or os.environ.get(tuning.STORAGE_ENV))
+    storage = tune.open_storage(url)
+    study, search, dataset = _tune_study(args, storage)
+    threads = args.threads or (1 if args.workers > 1 else None)
+    n_trials = args.trials or (None if args.timeout else 20)
+    if args.worker:
+        tune.optimize(study, search, dataset, n_trials=n_trials, timeout=args.timeout, threads=threads)
+        return 0
+    out = check_output_dir(args.out or paths.home() / "tune" / study.study_name, "--out" if args.out else "results")
+    messages = _messages()
+    say = (lambda text: None) if args.quiet or args.json else (lambda text: messages.print(text, markup=False))
+    before = tune.summary(study)
+    say(f"study {study.study_name!r} in {tune.redacted(url)}: {sum(before['trials'].values())} trials so far; "
+        f"searching {', '.join(sorted(search.space.dimensions)) or 'nothing'} of recipe {search.recipe} on "
+        f"{search.data['name']}" + (f", {search.budget_seconds:g} s of training per trial" if search.budget_seconds else "")
+        + f"; {n_trials or 'as many'} trials now" + (f" on {args.workers} workers" if args.workers > 1 else ""))
+    log = tuning.TrialLog(messages, total=n_trials, as_json=args.json, quiet=args.quiet,
+                          best=(before["best"] or {}).get("validation_accuracy"))
+    try:
+        if args.workers > 1:
+            tuning.run_workers(study, workers=args.workers, storage_url=url, n_trials=n_trials, timeout=args.timeout,
+                               threads=threads, data=args.data, on_trial=log)
+        else:
+            tune.optimize(study, search, dataset, n_trials=n_trials, timeout=args.timeout, threads=threads, on_trial=log)
+    except (KeyboardInterrupt, Terminated):
+        log.close()
+        print(f"digitnet tune: stopped; study {study.study_name!r} keeps its finished trials (the running ones are "
+              "marked failed): run the same command to continue it", file=sys.stderr)
+        raise
+    log.close()
+    results = {**tune.summary(study), "storage": tune.redacted(url), "out": str(out),
+               **tuning.write_results(study, search, dataset, out, say)}
+    _tune_report(results, args.json)
+    return 0
+
+
+def _tune_study(args, storage):
+    """The study to run (created, or joined with what it searches), its search and its data."""
+    from ..run import tune
+
+    name = args.study or f"{args.recipe or 'default'}-{Path(args.data or 'mnist').name}"
+    stored = tune.stored_search(storage, name)
+    dataset = datasets.load(args.data or (stored.base.data if stored else "mnist"))
+    if stored is not None and args.recipe is None and args.space is None and args.budget_seconds is None:
+        stored.check_data(dataset)
+        return tune.open_study(storage, name, stored), stored, dataset
+    if args.worker:
+        raise UsageError(f"there is no study {name!r} to work on")
+    space = _read_toml(args.space) if args.space else None
+    search = tune.Search.create(args.recipe or "default", dataset, space, str(args.space or "the search space"),
+                                args.budget_seconds)
+    return tune.open_study(storage, name, search), search, dataset
+
+
+def _tune_report(results: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results), flush=True)
+        return
+    best, counts = results["best"], results["trials"]
+    console = _console()
+    console.print(f"study {results['study']}: {sum(counts.values())} trials ("
+                  + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + f"); best: trial {best['number']}, "
+                  f"validation accuracy {best['validation_accuracy'] * 100:.2f}%", markup=False)
+    console.print(f"trained again: validation {results['validation_accuracy'] * 100:.2f}%, test accuracy "
+                  f"{results['test_accuracy'] * 100:.2f}% ({results['train_seconds']:.1f} s of training)", markup=False)
+    console.print(f"settings: {results['config']}\nmodel: {results['model']} (card: {results['card']})", markup=False)
+    if results["plots"]:
+        console.print("plots: " + ", ".join(results["plots"]), markup=False)
+    for name, why in results["plots_skipped"].items():
+        console.print(f"no {name.replace('_', ' ')} plot: {why}", markup=False)
 
 
 # --- evaluate ---
@@ -459,7 +566,7 @@ def cmd_finetune(args) -> int:
     model, dataset = _model_and_data(args.model, None)
     folder = personal.directory() if args.data == "personal" else Path(args.data)
     images, labels = personal.load(folder)
-    out = check_output_file(args.out or paths.models_dir() / f"personal-{time.strftime('%Y%m%d-%H%M%S')}.safetensors",
+    out = check_output_file(args.out or paths.new_model_path("personal"),
                             "--out" if args.out else "model file")
     _messages().print(f"fine-tuning on {len(images)} personal samples from {folder}, replaying {dataset.name}")
     result = finetune(model, images, labels, dataset, epochs=args.epochs, seed=args.seed)

@@ -27,12 +27,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..nn.model import MLP
+from ..nn.layers import ACTIVATIONS
 from ..nn.optim import Adam
 from ..training.fit import Callback, fit
 
-#: scikit-learn's activation names -> digitnet's
-ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-                    "leaky_relu": "leaky_relu"}
+#: scikit-learn's activation names -> digitnet's (each activation registers its scikit-learn name)
+ACTIVATION_NAMES = {spec.sklearn: name for name, spec in ACTIVATIONS.items() if spec.sklearn}
 
 
 class DigitnetClassifier(ClassifierMixin, BaseEstimator):

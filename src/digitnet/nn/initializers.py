@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UsageError
+from .layers import ACTIVATIONS
 
 
 def tutorial(fan_in, fan_out, rng):
@@ -40,12 +41,11 @@ def he(fan_in, fan_out, rng):
 
 
 INITIALIZERS = {"tutorial": tutorial, "glorot": glorot, "lecun": lecun, "he": he}
-DEFAULT_FOR_ACTIVATION = {"tanh": "glorot", "sigmoid": "glorot", "identity": "glorot", "relu": "he", "leaky_relu": "he"}
 
 
 def resolve(init: str, activation: str) -> str:
     """The initializer's name: ``"auto"`` picks the one that suits ``activation``."""
-    name = DEFAULT_FOR_ACTIVATION[activation] if init == "auto" else init
+    name = ACTIVATIONS[activation].init if init == "auto" else init
     if name not in INITIALIZERS:
         raise UsageError(f"unknown initialization {init!r}: expected auto or one of {', '.join(INITIALIZERS)}")
     return name

@@ -22,6 +22,8 @@ sparse rows of full-batch training) registers its own versions in its own module
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -179,13 +181,27 @@ def _identity_backward(dy, y):
     pass
 
 
-#: name -> (forward in place, backward in place from the output)
-ACTIVATIONS = {
-    "tanh": (_tanh, _tanh_backward),
-    "relu": (_relu, _relu_backward),
-    "leaky_relu": (_leaky_relu, _leaky_relu_backward),
-    "sigmoid": (_sigmoid, _sigmoid_backward),
-    "identity": (_identity, _identity_backward),
+@dataclass(frozen=True)
+class ActivationSpec:
+    """Everything digitnet knows about an activation, in one place: its math (in place), the weight
+    initialization that suits it, its ONNX operator and its name in scikit-learn."""
+
+    forward: Callable[[np.ndarray], np.ndarray]  # z -> f(z), in place
+    backward: Callable[[np.ndarray, np.ndarray], None]  # (dA, A) -> dZ in dA, from the output
+    init: str  # the initializer "auto" picks (digitnet.nn.initializers)
+    onnx: str  # the ONNX operator (opset 17)
+    onnx_attributes: dict = field(default_factory=dict)
+    sklearn: str = ""  # scikit-learn's name for it (MLPClassifier's ``activation``)
+
+
+#: name (the ``activation`` setting) -> what it is
+ACTIVATIONS: dict[str, ActivationSpec] = {
+    "tanh": ActivationSpec(_tanh, _tanh_backward, "glorot", "Tanh", sklearn="tanh"),
+    "relu": ActivationSpec(_relu, _relu_backward, "he", "Relu", sklearn="relu"),
+    "leaky_relu": ActivationSpec(_leaky_relu, _leaky_relu_backward, "he", "LeakyRelu", {"alpha": LEAKY_SLOPE},
+                                 sklearn="leaky_relu"),
+    "sigmoid": ActivationSpec(_sigmoid, _sigmoid_backward, "glorot", "Sigmoid", sklearn="logistic"),
+    "identity": ActivationSpec(_identity, _identity_backward, "glorot", "Identity", sklearn="identity"),
 }
 
 
@@ -200,7 +216,7 @@ class Activation:
 
     def __init__(self, name: str):
         self.name = check_activation(name)
-        self._f, self._backward = ACTIVATIONS[name]
+        self._f, self._backward = ACTIVATIONS[name].forward, ACTIVATIONS[name].backward
         self.params, self.grads = {}, {}
         self._y = None
 

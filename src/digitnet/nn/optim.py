@@ -7,6 +7,7 @@ and each optimizer keeps its per-parameter state under that name. Updates are in
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -188,3 +189,21 @@ class AdamW(Adam):
         elif self.weight_decay:  # toward the anchor: p = p - lr λ (p - p₀)
             param -= lr * self.weight_decay * (param - anchor)
         self._adam(name, param, grad, lr)
+
+
+#: optimizer name (the ``optimizer`` setting) -> a builder from the learning rate (a number or a schedule)
+#: and the settings an optimizer may read (``momentum``, ``weight_decay``); each ignores what it does not use
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": lambda lr, *, momentum, weight_decay: SGD(lr, weight_decay=weight_decay),
+    "momentum": lambda lr, *, momentum, weight_decay: SGD(lr, momentum, weight_decay=weight_decay),
+    "nesterov": lambda lr, *, momentum, weight_decay: SGD(lr, momentum, nesterov=True, weight_decay=weight_decay),
+    "adam": lambda lr, *, momentum, weight_decay: Adam(lr, weight_decay=weight_decay),
+    "adamw": lambda lr, *, momentum, weight_decay: AdamW(lr, weight_decay=weight_decay),
+}
+
+
+def build(name: str, lr, *, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
+    """The optimizer ``name`` (see :data:`OPTIMIZERS`)."""
+    if name not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](lr, momentum=momentum, weight_decay=weight_decay)

@@ -104,5 +104,22 @@ def _cos(a: float, b: float, t: float) -> float:
     return b + (a - b) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+#: schedule name (the ``schedule`` setting) -> its class
 SCHEDULES = {"constant": Constant, "step": Step, "cosine": Cosine, "onecycle": OneCycle}
+
+
+def build(name: str, lr: float, *, epochs: int, steps_per_epoch: int, lr_steps: tuple[tuple[int, float], ...] = (),
+          warmup_epochs: float = 0.0):
+    """The schedule ``name`` for a run of ``epochs`` epochs of ``steps_per_epoch`` steps (settings in epochs
+    become steps here): ``lr_steps`` are (epoch, lr) pairs for ``step``, ``warmup_epochs`` is ``cosine``'s warm-up."""
+    total = epochs * steps_per_epoch
+    if name == "constant":
+        return Constant(lr)
+    if name == "step":
+        return Step(lr, tuple(e * steps_per_epoch for e, _ in lr_steps), tuple(v for _, v in lr_steps))
+    if name == "cosine":
+        return Cosine(lr, total, warmup=min(int(warmup_epochs * steps_per_epoch), total - 1))
+    if name == "onecycle":
+        return OneCycle(lr, max(total, 2))
+    raise UsageError(f"unknown schedule {name!r}: expected one of {', '.join(SCHEDULES)}")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,30 @@ def restore(path: str | Path, model: MLP, optimizer: Optimizer, callbacks=()) ->
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: checkpoint state is incomplete or invalid ({exc.__class__.__name__}: {exc})") from None
     return resume, rng
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """How an interrupted run continues: from its newest usable checkpoint, with the settings it was started
+    with (its config and recipe name, where its model goes, how many checkpoints it keeps and how often it
+    writes them mid-epoch). ``skipped``: damaged newer checkpoints passed over, with why."""
+
+    path: Path
+    config: TrainConfig
+    recipe: str
+    out: Path | None
+    keep: int
+    checkpoint_every: int
+    skipped: tuple[tuple[Path, str], ...] = ()
+
+
+def resume_plan(directory: str | Path, *, keep: int | None = None, checkpoint_every: int | None = None) -> ResumePlan:
+    """The plan for continuing the run whose checkpoints are in ``directory``. Its own settings are kept: only
+    ``keep`` and ``checkpoint_every`` may be changed (None: as the run had them)."""
+    skipped: list = []
+    path = latest(directory, skipped=skipped)
+    _, _, _, saved = read(path)
+    out = saved.get("out")
+    return ResumePlan(path, TrainConfig.from_dict(saved["config"]), saved.get("recipe", "default"),
+                      Path(out) if out else None, keep or saved.get("keep") or 3,
+                      checkpoint_every or saved.get("checkpoint_every", 0), tuple(skipped))

@@ -17,9 +17,8 @@ from ..errors import UsageError
 from ..nn.initializers import INITIALIZERS
 from ..nn.layers import ACTIVATIONS
 from ..nn.model import DESKEW, DTYPES, check_deskew
+from ..nn.optim import OPTIMIZERS
 from ..nn.schedules import SCHEDULES
-
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw")
 
 
 def setting(default, help: str, kind=None, *, label: str | None = None, min=None, above=None, below=None,
@@ -46,7 +45,7 @@ class TrainConfig:
     epochs: int = setting(10, "passes over the training set", min=1, max=1_000_000)
     batch_size: int | None = setting(128, "samples per step, or 'full' for full-batch", "batch",
                                      label="batch size", min=1)
-    optimizer: str = setting("adam", "update rule", choices=OPTIMIZER_NAMES)
+    optimizer: str = setting("adam", "update rule", choices=tuple(OPTIMIZERS))
     lr: float = setting(1e-3, "(peak) learning rate", float, label="learning rate", above=0)
     momentum: float = setting(0.9, "momentum for momentum/nesterov", min=0, below=1)
     weight_decay: float = setting(0.0, "L2 (sgd/adam) or decoupled (adamw)", label="weight decay", min=0, max=1e3)

@@ -7,27 +7,22 @@ validation split held out of the training set.
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import parallel
-from ..nn import schedules
+from ..nn import optim, schedules
 from ..synthetic import sets as synthetic_sets
 from .checkpoint import Checkpointer, restore
 from .config import TrainConfig
 from ..errors import DataError, UsageError
 from ..nn.losses import tutorial_cost
-from ..machine import describe
-from ..nn.metrics import evaluate
 from ..nn.model import MLP, VIEWS
-from ..nn.optim import SGD, Adam, AdamW
-from ..reading.calibration import calibrate
-from ..training.fit import Callback, EarlyStopping, History, fit
-from ..version import __version__
+from ..training.batches import Epoch
+from ..training.fit import Callback, EarlyStopping, History
+from .pipeline import append_outliers, fit_and_measure, split_validation
 
 RECIPES: dict[str, TrainConfig] = {
     "seed": TrainConfig(
@@ -76,38 +71,14 @@ def get_recipe(name: str) -> TrainConfig:
     return RECIPES[name]
 
 
-def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train indices, validation indices): a seeded random ``fraction`` of range(n) held out."""
-    order = np.random.default_rng([seed, 1]).permutation(n)
-    n_val = int(round(n * fraction))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-#: schedule name -> (config, steps per epoch) -> schedule
-SCHEDULE_BUILDERS = {
-    "constant": lambda c, steps: schedules.Constant(c.lr),
-    "step": lambda c, steps: schedules.Step(c.lr, tuple(e * steps for e, _ in c.lr_steps), tuple(v for _, v in c.lr_steps)),
-    "cosine": lambda c, steps: schedules.Cosine(c.lr, c.epochs * steps,
-                                                warmup=min(int(c.warmup_epochs * steps), c.epochs * steps - 1)),
-    "onecycle": lambda c, steps: schedules.OneCycle(c.lr, max(c.epochs * steps, 2)),
-}
-
-#: optimizer name -> (config, schedule) -> optimizer
-OPTIMIZERS = {
-    "sgd": lambda c, lr: SGD(lr, weight_decay=c.weight_decay),
-    "momentum": lambda c, lr: SGD(lr, c.momentum, weight_decay=c.weight_decay),
-    "nesterov": lambda c, lr: SGD(lr, c.momentum, nesterov=True, weight_decay=c.weight_decay),
-    "adam": lambda c, lr: Adam(lr, weight_decay=c.weight_decay),
-    "adamw": lambda c, lr: AdamW(lr, weight_decay=c.weight_decay),
-}
-
-
 def build(config: TrainConfig, n_inputs: int, n_classes: int, steps_per_epoch: int):
-    """The model and optimizer (with its schedule) that ``config`` describes."""
+    """The model and optimizer (with its schedule) that ``config`` describes (the names are looked up in the
+    registries beside the classes: :data:`digitnet.nn.optim.OPTIMIZERS`, :data:`digitnet.nn.schedules.SCHEDULES`)."""
     model = MLP([n_inputs, *config.hidden, n_classes], config.activation, init=config.init,
                 rng=config.seed, dropout=config.dropout, dtype=config.dtype, deskew=config.deskew)
-    schedule = SCHEDULE_BUILDERS[config.schedule](config, steps_per_epoch)
-    return model, OPTIMIZERS[config.optimizer](config, schedule)
+    schedule = schedules.build(config.schedule, config.lr, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+                               lr_steps=config.lr_steps, warmup_epochs=config.warmup_epochs)
+    return model, optim.build(config.optimizer, schedule, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def memory_needed(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: int) -> int:
@@ -147,10 +118,8 @@ def training_data(config: TrainConfig, dataset):
         X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
         y = np.concatenate([y, labels.astype(y.dtype)])
     if config.outliers:
-        extra = synthetic_sets.training_set(dataset.train.images[train_idx], config.outliers, config.seed,
-                                             config.synthetic_draw)
-        X = np.concatenate([X, extra.reshape(len(extra), -1) / X.dtype.type(255)])
-        y = np.concatenate([y, np.full(len(extra), -1, y.dtype)])
+        X, y = append_outliers(X, y, synthetic_sets.nondigits(dataset.train.images[train_idx], config.outliers,
+                                                              config.seed, config.synthetic_draw))
     if config.augmented_copies:
         augment, rng = config.augmentation(), np.random.default_rng([config.seed, 11])
         copies = [parallel.map_chunks(lambda part, r: augment(part, r), X, rng) for _ in range(config.augmented_copies)]
@@ -168,12 +137,14 @@ class TrainResult:
 
 
 def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), checkpoint_dir=None,
-          checkpoint_every: int = 0, keep: int = 3, resume_from=None, extra_metadata: dict | None = None) -> TrainResult:
+          checkpoint_every: int = 0, keep: int = 3, resume_from=None, recipe: str | None = None,
+          extra_metadata: dict | None = None) -> TrainResult:
     """Train per ``config`` on ``dataset`` (from :func:`digitnet.data.datasets.load`), evaluate on its test split.
 
     ``checkpoint_dir``: write checkpoints there (every epoch, and every ``checkpoint_every``
     steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
-    The returned model's ``metadata`` holds everything the model file should record.
+    ``recipe``: the name the model file records. The returned model's ``metadata`` holds everything the
+    model file should record.
     """
     for split, what in ((dataset.train, "training"), (dataset.test, "test")):
         if len(split) == 0:  # found now, not after a whole training run
@@ -181,42 +152,29 @@ def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), check
     check_memory(config, dataset.train.images[0].size, dataset.num_classes, len(dataset.train))
     X, y, val_idx = training_data(config, dataset)
     validation = None if val_idx is None else (dataset.train.features(config.dtype)[val_idx], dataset.train.labels[val_idx])
-    rows = len(X) * len(VIEWS[config.deskew])  # per epoch: a model that reads two views trains on both of each row
-    batch = None if config.batch_size is None or config.batch_size >= rows else config.batch_size
-    steps_per_epoch = 1 if batch is None else math.ceil(rows / batch)
-    model, optimizer = build(config, X.shape[1], dataset.num_classes, steps_per_epoch)
+    epoch = Epoch(len(X), len(VIEWS[config.deskew]), config.batch_size)  # a model that reads two views trains on both
+    model, optimizer = build(config, X.shape[1], dataset.num_classes, epoch.steps)
     callbacks = list(callbacks)
     if config.patience:
         callbacks.append(EarlyStopping(config.patience, monitor="val_loss"))
     checkpointer = None
     if checkpoint_dir is not None:
-        checkpointer = Checkpointer(checkpoint_dir, every_steps=checkpoint_every, keep=keep,
-                                    metadata={"config": config.to_dict(), "dataset": dataset.name, **(extra_metadata or {})})
+        checkpointer = Checkpointer(checkpoint_dir, every_steps=checkpoint_every, keep=keep, metadata={
+            "config": config.to_dict(), "dataset": dataset.name, **({"recipe": recipe} if recipe else {}),
+            **(extra_metadata or {})})
     rng, resume = np.random.default_rng(config.seed), None
     if resume_from is not None:
         resume, rng = restore(resume_from, model, optimizer, callbacks)
-    started = time.perf_counter()
     try:
-        history = fit(model, optimizer, X, y, epochs=config.epochs, batch_size=batch, rng=rng, validation=validation,
-                      callbacks=callbacks, log_every=config.log_every, label_smoothing=config.label_smoothing,
-                      batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
-                      checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
-                      augment=None if config.augmented_copies else config.augmentation())
+        outcome = fit_and_measure(
+            model, optimizer, X, y, dataset, val_idx, epochs=config.epochs, batch_size=None if epoch.full else epoch.batch,
+            rng=rng, validation=validation, callbacks=callbacks, log_every=config.log_every,
+            label_smoothing=config.label_smoothing, batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
+            checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
+            augment=None if config.augmented_copies else config.augmentation())
     finally:
         if checkpointer is not None:
             checkpointer.close()
-    seconds = time.perf_counter() - started
-    del X
-    test = evaluate(model, dataset.test, dataset.num_classes)
-    calibration = None
-    if val_idx is not None:  # temperature and refusal threshold, fitted on the validation digits
-        calibration = calibrate(model, dataset.train.images[val_idx] / np.float32(255), dataset.train.labels[val_idx])
-    model.metadata = {
-        "config": config.to_dict(), "seed": config.seed, "dataset": dataset.name, "dataset_sha256": dataset.sha256,
-        "dataset_source": dataset.source,
-        "classes": list(dataset.classes), "train_seconds": history.last.get("seconds", seconds),
-        "test_accuracy": test.accuracy, "test_samples": test.total, "epochs_run": optimizer.t // steps_per_epoch,
-        "history": history.to_dict(), **({"calibration": calibration} if calibration else {}),
-        "machine": describe(), "digitnet_version": __version__,
-    }
-    return TrainResult(model, history, config, seconds, model.metadata)
+    model.metadata = {"config": config.to_dict(), "seed": config.seed, **({"recipe": recipe} if recipe else {}),
+                      "epochs_run": optimizer.t // epoch.steps, **outcome.metadata(dataset)}
+    return TrainResult(model, outcome.history, config, outcome.seconds, model.metadata)

@@ -133,7 +133,7 @@ def pairs(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def training_set(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarray:
+def nondigits(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarray:
     """``n`` non-digits for one run: two thirds drawn (cached; ``draw``: which draw, see :func:`digits`),
     one third pairs of ``images``."""
     n_pairs = n // 3

@@ -19,10 +19,10 @@ import numpy as np
 from .. import parallel
 from ..errors import UsageError
 from .fullbatch import FullBatch
-from .batches import MiniBatches
+from .batches import BatchSource, Epoch, MiniBatches
 from ..nn.model import MLP
 from ..nn.optim import Optimizer
-from .step import check_finite_loss, check_finite_params, evaluate_views
+from .step import check_finite_loss, check_finite_params, loss_and_accuracy_of_views
 
 
 @dataclass
@@ -233,7 +233,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     return history
 
 
-def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_smoothing, batch_metrics):
+def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_smoothing, batch_metrics) -> BatchSource:
     """The batch source for ``batch_size``: all rows at once (None, or at least as many as an epoch
     has: every view of every row), or mini-batches."""
     X = np.ascontiguousarray(X, dtype=model.dtype)  # converted once, never per batch
@@ -241,9 +241,9 @@ def _batches(model, X, y, batch_size, *, shuffle, augment, augment_seed, label_s
     n = len(X)
     if n == 0 or len(y) != n:
         raise UsageError(f"need as many labels as samples and at least one sample, got {n} samples and {len(y)} labels")
-    full = batch_size is None or batch_size >= n * len(model.preparations)
-    if not full and int(batch_size) < 1:
+    if batch_size is not None and int(batch_size) < 1:
         raise UsageError(f"batch size must be >= 1, got {batch_size}")
+    full = Epoch(n, len(model.preparations), batch_size).full
     if model.preparations != (None,) and (full or augment is None or augment.identity):  # the same rows every epoch
         X, y = _prepared(model, X, y)
     if full:
@@ -273,5 +273,5 @@ def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, va
               **{name: value / n for name, value in totals.items() if name not in ("loss", "correct")},
               "seconds": state.seconds}
     if validation is not None:
-        record["val_loss"], record["val_accuracy"] = evaluate_views(state.model, *validation)
+        record["val_loss"], record["val_accuracy"] = loss_and_accuracy_of_views(state.model, *validation)
     return record

@@ -34,13 +34,13 @@ def forward_backward(model, x, labels: np.ndarray, sums: dict, *, rng, metrics: 
     return loss
 
 
-def evaluate_loss(model, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
+def loss_and_accuracy(model, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of ``model`` on pixels ``X`` and labels ``y`` (its inference path)."""
-    return evaluate_views(model, model.views(np.ascontiguousarray(X, dtype=model.dtype)), y, batch_size=batch_size)
+    return loss_and_accuracy_of_views(model, model.views(np.ascontiguousarray(X, dtype=model.dtype)), y, batch_size=batch_size)
 
 
-def evaluate_views(model, views: list[np.ndarray], y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
-    """:func:`evaluate_loss` on the model's views of the pixels (:meth:`~digitnet.nn.model.MLP.views`),
+def loss_and_accuracy_of_views(model, views: list[np.ndarray], y: np.ndarray, *, batch_size: int = 4096) -> tuple[float, float]:
+    """:func:`loss_and_accuracy` on the model's views of the pixels (:meth:`~digitnet.nn.model.MLP.views`),
     prepared once: what ``fit`` evaluates every epoch."""
     total, correct = 0.0, 0
     for start in range(0, len(y), batch_size):
@@ -55,18 +55,23 @@ def evaluate_views(model, views: list[np.ndarray], y: np.ndarray, *, batch_size:
 def check_finite_loss(loss: float, epoch: int, step: int, lr: float, weight_decay: float = 0.0) -> None:
     if not np.isfinite(loss):
         raise TrainingDiverged(f"the loss became {loss} at epoch {epoch}, step {step} (learning rate {lr:g}"
-                               + _advice(weight_decay, "or a schedule with warm-up"))
+                               + _advice(weight_decay, "or a schedule with warm-up"), _culprits(weight_decay))
 
 
 def check_finite_params(model, epoch: int, lr: float, weight_decay: float = 0.0) -> None:
     for name, p in model.params.items():
         if not np.isfinite(p).all():
             raise TrainingDiverged(f"parameter {name} became NaN or infinite during epoch {epoch} "
-                                   f"(learning rate {lr:g}" + _advice(weight_decay))
+                                   f"(learning rate {lr:g}" + _advice(weight_decay), _culprits(weight_decay))
+
+
+def _culprits(weight_decay: float) -> tuple[str, ...]:
+    """The settings to change, likeliest first: a large weight decay (lr x decay >= 1 flips the weights' sign
+    each step), else the learning rate."""
+    return ("weight_decay", "lr") if weight_decay >= 0.1 else ("lr",)
 
 
 def _advice(weight_decay: float, more: str = "") -> str:
-    """What to try: a large weight decay (lr x decay >= 1 flips the weights' sign each step) is the likelier culprit."""
     if weight_decay >= 0.1:
-        return f", weight decay {weight_decay:g}); try a smaller weight decay (--weight-decay) or learning rate (--lr)"
-    return "); try a smaller learning rate (--lr)" + (f" {more}" if more else "")
+        return f", weight decay {weight_decay:g}); try a smaller weight decay or learning rate"
+    return "); try a smaller learning rate" + (f" {more}" if more else "")

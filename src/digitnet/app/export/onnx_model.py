@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import UsageError
 from ...fileio import atomic_write_bytes
-from ...nn.layers import LEAKY_SLOPE
+from ...nn.layers import ACTIVATIONS
 from ...version import __version__
 
 OPSET = 17  # ai.onnx opset the graph is written for: Gemm, Tanh, Relu, LeakyRelu, Sigmoid, Softmax, ArgMax
@@ -52,17 +52,8 @@ def _require_onnx():
 
 
 def _activation_node(helper, name: str, x: str, y: str):
-    if name == "tanh":
-        return helper.make_node("Tanh", [x], [y])
-    if name == "relu":
-        return helper.make_node("Relu", [x], [y])
-    if name == "leaky_relu":
-        return helper.make_node("LeakyRelu", [x], [y], alpha=LEAKY_SLOPE)
-    if name == "sigmoid":
-        return helper.make_node("Sigmoid", [x], [y])
-    if name == "identity":
-        return helper.make_node("Identity", [x], [y])
-    raise UsageError(f"activation {name!r} has no ONNX form here")
+    spec = ACTIVATIONS[name]  # its ONNX operator is registered with it
+    return helper.make_node(spec.onnx, [x], [y], **spec.onnx_attributes)
 
 
 def metadata_props(model) -> dict[str, str]:

@@ -12,7 +12,6 @@ Routes (mounted by :func:`digitnet.app.serve.create_app`):
 from __future__ import annotations
 
 import threading
-import time
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -106,7 +105,7 @@ class Learner:
         try:
             dataset = datasets.load_for(self.base.metadata)
             result = finetune(self.base, images, labels, dataset, callbacks=[_Progress(self.job)])
-            path = paths.models_dir() / f"personal-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+            path = paths.new_model_path("personal")
             save_model(path, result.model)
             self.personal = result.model
             self.job = {"state": "done", "progress": 1.0, "samples": result.samples,
