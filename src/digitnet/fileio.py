@@ -81,7 +81,7 @@ TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 def remove_stale_temporaries(directory: str | Path, older_than: float) -> list[Path]:
     """Remove the temporary files of atomic writes left in ``directory`` by a process killed mid-write, those
     last changed more than ``older_than`` seconds ago (a younger one may be a write in progress); returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(directory).iterdir())
     except OSError:  # no such directory, or not readable: nothing of ours to clean

@@ -26,7 +26,7 @@ from .. import paths
 from ..run.config import SETTINGS, TrainConfig, check_setting
 from ..reading.preprocess import open_image
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
-from ..errors import DigitnetError, ServeError, TrainingDiverged, UsageError
+from ..errors import DataError, DigitnetError, ModelOutputError, ServeError, TrainingDiverged, UsageError
 from ..fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
 from ..nn.metrics import evaluate
 from ..run.modelfile import load_model, save_model
@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex = dsub.add_parser("export", help="copy the personal set (your corrections on the page) into DIR")
     ex.add_argument("name", choices=["personal"], metavar="personal")
     ex.add_argument("dir", type=Path, metavar="DIR")
+    rp = dsub.add_parser("repair", help="make a damaged personal set usable again: keep its intact part (the samples "
+                                        "before the first bad one), with a copy of the damaged files beside it")
+    rp.add_argument("name", choices=["personal"], metavar="personal")
     d.set_defaults(func=cmd_datasets)
 
     f = sub.add_parser("finetune", help="a personal model, fine-tuned on your own handwriting",
@@ -510,11 +513,16 @@ def _tune_report(results: dict, as_json: bool) -> None:
 
 def _model_and_data(model_path, data):
     model = load_model(model_path if model_path else paths.latest_model())
+    return model, _data_for(model, data)
+
+
+def _data_for(model, data):
+    """The dataset ``data`` names (default: the model's), checked against the model's inputs and classes."""
     dataset = datasets.load(data) if data else datasets.load_for(model.metadata)
     if dataset.train.images[0].size != model.sizes[0] or dataset.num_classes != model.sizes[-1]:
         raise UsageError(f"the model takes {model.sizes[0]} inputs and {model.sizes[-1]} classes, "
                          f"but {dataset.name} has {dataset.train.images[0].size} pixels and {dataset.num_classes} classes")
-    return model, dataset
+    return dataset
 
 
 def cmd_evaluate(args) -> int:
@@ -563,35 +571,59 @@ def cmd_finetune(args) -> int:
     from ..run import personal
     from ..run.finetune import finetune
 
-    model, dataset = _model_and_data(args.model, None)
-    folder = personal.directory() if args.data == "personal" else Path(args.data)
+    model = load_model(args.model or paths.latest_model())
+    personal.check_model(model, "fine-tuning on the personal set")  # its classes, before any data is loaded
+    folder = _personal_folder(args.data)
     images, labels = personal.load(folder)
     out = check_output_file(args.out or paths.new_model_path("personal"),
                             "--out" if args.out else "model file")
+    dataset = _data_for(model, None)
     _messages().print(f"fine-tuning on {len(images)} personal samples from {folder}, replaying {dataset.name}")
     result = finetune(model, images, labels, dataset, epochs=args.epochs, seed=args.seed)
+    personal.mark_base(result.model, model)  # so that `digitnet serve` of this model finds it again
     save_model(out, result.model)
     print(f"personal model saved to {out} ({result.seconds:.1f} s); test accuracy on {dataset.name}: "
           f"{result.test_accuracy_before * 100:.2f}% -> {result.test_accuracy_after * 100:.2f}%")
     return 0
 
 
+def _personal_folder(data: str) -> Path:
+    """The folder ``finetune --data`` names: the personal set, or a folder holding its two files."""
+    from ..run import personal
+
+    if data == "personal":
+        return personal.directory()
+    folder, expected = Path(data), (f"expected a folder holding {personal.IMAGES} and {personal.LABELS}, as "
+                                    "`digitnet datasets export personal DIR` writes")
+    if not folder.exists():
+        raise UsageError(f"--data {folder}: no such directory ({expected})")
+    if not folder.is_dir():
+        raise UsageError(f"--data {folder}: is a file ({expected})")
+    missing = [name for name in (personal.IMAGES, personal.LABELS) if not (folder / name).is_file()]
+    if missing:
+        raise UsageError(f"--data {folder}: holds no {' and no '.join(missing)} ({expected})")
+    return folder
+
+
 def cmd_export(args) -> int:
     if args.onnx is None and args.web is None:
         raise UsageError("say what to write: --onnx FILE.onnx and/or --web DIR")
     model = load_model(args.model or paths.latest_model())
+    if args.web is not None:  # every output checked before any is written: never half an export
+        from .export.web import check_model, export_web
+
+        check_model(model)
+    if args.onnx is not None:
+        check_output_file(args.onnx, "--onnx")
+    if args.web is not None:
+        check_output_dir(args.web, "--web", create=False)
     if args.onnx is not None:
         from .export.onnx_model import export_onnx
 
-        check_output_file(args.onnx, "--onnx")
         export_onnx(model, args.onnx, dtype=args.dtype)
         print(f"ONNX model written to {args.onnx} ({args.onnx.stat().st_size:,} bytes, {args.dtype or model.dtype.name})",
               file=sys.stderr)
     if args.web is not None:
-        from .export.web import check_model, export_web
-
-        check_model(model)  # before the folder is made
-        check_output_dir(args.web, "--web")
         size = export_web(model, args.web)
         print(f"draw page written to {args.web}/ ({size:,} bytes; open {args.web / 'index.html'})", file=sys.stderr)
     return 0
@@ -661,6 +693,7 @@ def cmd_serve(args) -> int:
     import uvicorn  # the web stack: loaded only when needed
 
     from .serve import MODEL_ENV, create_app
+    from .serve.app import PARENT_ENV
 
     if args.port > 65535:
         raise UsageError(f"--port {args.port} is out of range (1 to 65535)")
@@ -671,6 +704,7 @@ def cmd_serve(args) -> int:
     _messages().print(f"digitnet: serving {model_path} at http://{args.host}:{args.port}/{workers} (Ctrl+C to stop)")
     if args.workers > 1:  # uvicorn's own multi-process mode: each worker builds the app (and loads the model) once
         os.environ[MODEL_ENV] = str(model_path)
+        os.environ[PARENT_ENV] = str(os.getpid())  # each worker ends when this process does, even killed with SIGKILL
         uvicorn.run("digitnet.app.serve:app_from_environment", factory=True, workers=args.workers, host=args.host,
                     port=args.port, log_level="warning", proxy_headers=True)
     else:
@@ -707,12 +741,10 @@ def cmd_datasets(args) -> int:
             else:
                 state, path = "not downloaded", download.target_dir(info)
             _dataset_row(console, args.json, info.name, info.description, state, path)
-        from ..run import personal
-
-        count = sum(personal.counts())
-        _dataset_row(console, args.json, "personal", "your own handwriting: the digits corrected or confirmed on the page",
-                     f"{count} samples" if count else "empty", personal.directory())
+        _personal_row(console, args.json)
         return 0
+    if args.action == "repair":
+        return _repair_personal(console)
     if args.action == "export":
         from ..run import personal
 
@@ -741,12 +773,40 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-def _dataset_row(console, as_json: bool, name, description, state, path) -> None:
+def _dataset_row(console, as_json: bool, name, description, state, path, problem: str | None = None) -> None:
     if as_json:
-        print(json.dumps({"name": name, "description": description, "state": state, "path": str(path)}))
+        print(json.dumps({"name": name, "description": description, "state": state, "path": str(path),
+                          **({"problem": problem} if problem else {})}))
     else:
         where = f"{state} ({path})" if state != "not downloaded" else f"not downloaded (will be fetched into {path})"
-        console.print(f"{name:14} {description}\n{'':14} {where}", markup=False)
+        console.print(f"{name:14} {description}\n{'':14} {where}" + (f"\n{'':14} {problem}" if problem else ""), markup=False)
+
+
+def _personal_row(console, as_json: bool) -> None:
+    """The personal set's line of ``datasets list``: its size, or that it is damaged and how to repair it."""
+    from ..run import personal
+
+    problem = None
+    try:
+        count = sum(personal.counts())
+        state = f"{count} samples" if count else "empty"
+    except personal.DamagedSet as exc:
+        state, problem = "damaged", str(exc)
+    _dataset_row(console, as_json, "personal", "your own handwriting: the digits corrected or confirmed on the page",
+                 state, personal.directory(), problem)
+
+
+def _repair_personal(console) -> int:
+    from ..run import personal
+
+    result = personal.repair()
+    if result.backup is None:
+        console.print(f"the personal set in {personal.directory()} is whole ({result.kept} samples): nothing to repair",
+                      markup=False)
+        return 0
+    console.print(f"the personal set in {personal.directory()}: kept {result.kept} samples, {result.dropped} dropped; "
+                  f"the damaged files are copied in {result.backup}\n(it was: {result.damage})", markup=False)
+    return 0
 
 
 # --- predict ---
@@ -759,7 +819,7 @@ def render(image: np.ndarray) -> str:
 
 def cmd_predict(args) -> int:
     paths_given = list(args.paths)
-    args.model = paths_given.pop(0) if paths_given and paths_given[0].suffix == ".safetensors" else None
+    args.model = paths_given.pop(0) if paths_given and paths_given[0].suffix.lower() == ".safetensors" else None
     args.images = paths_given
     if (args.index is None) == (not args.images):
         raise UsageError("give either --index N or one or more IMAGE files")
@@ -776,13 +836,25 @@ def cmd_predict(args) -> int:
         classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
         items = [(str(path), lambda path=path: read(model, open_image(path), name=str(path)), None) for path in args.images]
     check_reads_pictures(model, "reading pictures")
+    failed = 0
     for name, reading_of, label in items:
-        reading = reading_of()
+        try:
+            reading = reading_of()
+        except ModelOutputError:  # the model, not the picture: every other picture would fail the same way
+            raise
+        except DataError as exc:  # one unreadable picture: said, and the others are still read
+            failed += 1
+            print(f"digitnet predict: error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"source": name, "error": str(exc)}), flush=True)
+            continue
         if args.json:
             print(json.dumps(reading.to_dict(source=name)), flush=True)
             continue
         _show_reading(console, name, reading, label, classes)
-    return 0
+    if failed:
+        print(f"digitnet predict: {failed} of {len(items)} pictures could not be read", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _show_reading(console, name, reading, label, classes) -> None:

@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..fileio import atomic_write_bytes
 
 #: IDX type code -> big-endian NumPy dtype.
-TYPE_CODES = {
+TYPE_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

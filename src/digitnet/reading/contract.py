@@ -17,6 +17,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from ..data.registry import DIGITS
 from ..errors import UsageError
 
 SIDE = 28  # the network reads SIDE x SIDE pictures, like MNIST's
@@ -42,6 +43,17 @@ def check_reads_pictures(model, what: str = "reading pictures") -> None:
     """UsageError unless ``model`` takes :data:`PIXELS` inputs (an MNIST-style picture)."""
     if model.sizes[0] != PIXELS:
         raise UsageError(f"{what} needs a model of {SIDE}x{SIDE} = {PIXELS} inputs; this one takes {model.sizes[0]}")
+
+
+def class_names(model) -> list[str]:
+    """The names of the model's classes: its metadata's, or its output numbers."""
+    return [str(c) for c in model.metadata.get("classes") or [str(k) for k in range(model.sizes[-1])]]
+
+
+def reads_digits(model) -> bool:
+    """Whether ``model``'s classes are the ten digits 0-9 (only then do the digit geometry's rules and the
+    personal set, which holds handwritten digits, apply to it)."""
+    return tuple(class_names(model)) == DIGITS
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ class Reading:
         if self.verdict == "unsure":
             a, b = self.candidates
             return f"not sure: {name(a)} or {name(b)}? ({_percent(self.confidence)} for {name(a)})"
+        if self.reason == "unfamiliar" and classes is not None and tuple(map(str, classes)) != DIGITS:
+            return "I don't recognise this as any of its classes"  # a model of clothes, letters...: not "a digit"
         return REASON_WORDS[self.reason]
 
 

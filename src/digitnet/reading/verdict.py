@@ -27,20 +27,21 @@ import numpy as np
 
 from ..errors import BlankImage, ModelOutputError
 from ..nn.losses import softmax
-from .contract import Calibration, Reading, energy_score
+from .contract import Calibration, Reading, energy_score, reads_digits
 from .geometry import inspect
 from .preprocess import crop_to_work_scale, find_ink, normalize_stroke, place
 
 
 def read(model, picture: np.ndarray, *, prepared: bool = False, name: str = "image") -> Reading:
     """Read one picture: greyscale (h, w) in [0, 1], any size and polarity (``prepared=False``),
-    or an MNIST-style 28x28 image, white on black, already centred (``prepared=True``)."""
+    or an MNIST-style 28x28 image, white on black, already centred (``prepared=True``). The geometry's rules
+    are those of digits: a model of other classes (clothes, letters) is judged by its network alone."""
     try:
         work = crop_to_work_scale(find_ink(picture, name=name))
     except BlankImage:
         k = model.sizes[-1]
         return Reading("not_a_digit", None, 1 / k, np.full(k, 1 / k), "blank", image=np.zeros((28, 28), np.float32))
-    reason = inspect(work)
+    reason = inspect(work) if reads_digits(model) else None
     if prepared:
         image = np.asarray(picture, np.float32)
     else:  # a dot has no strokes to bring to MNIST's width (and thinning it would take a brush as big as itself)

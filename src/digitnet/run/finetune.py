@@ -60,6 +60,10 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
         raise UsageError(f"fine-tuning needs at least {MIN_SAMPLES} personal samples, there are {len(images)}: "
                          "correct or confirm a few more digits first")
     check_reads_pictures(model, "fine-tuning on personal samples")
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "ui" or len(labels) and not 0 <= labels.min() <= labels.max() < model.sizes[-1]:
+        raise UsageError(f"personal labels must be classes of the model, integers 0 to {model.sizes[-1] - 1}; "
+                         f"these are {labels.dtype} from {labels.min()} to {labels.max()}")
     if images.shape[1:] != (SIDE, SIDE):
         raise UsageError(f"personal samples are {SIDE}x{SIDE} pictures, these are {images.shape[1:]}")
     config = TrainConfig.from_dict(model.metadata["config"]) if model.metadata.get("config") else TrainConfig()

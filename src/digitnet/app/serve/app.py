@@ -6,7 +6,12 @@ message, never a 500. Bodies over 2 MB get 413 before they are read.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,13 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from ...data import datasets
 from ...reading.preprocess import open_image
 from ...errors import DataError, DigitnetError
 from ...run.modelfile import load_model
-from ...reading.contract import PIXELS, REASON_SOURCE, REASON_WORDS, SIDE, Reading, Reason, Verdict
+from ...reading.contract import PIXELS, REASON_SOURCE, REASON_WORDS, SIDE, Reading, Reason, Verdict, check_reads_pictures
 from ...reading.verdict import read
 from .learning import Learner
 from .learning import router as learning_router
@@ -184,6 +190,7 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
     in this process (one worker) is allowed."""
     model_path = Path(model_path)
     model = load_model(model_path)
+    check_reads_pictures(model, "serving the draw page")  # a UsageError now, not a 500 on every reading
     meta = model.metadata
     classes = [str(c) for c in meta.get("classes", [str(i) for i in range(model.sizes[-1])])]
     samples: dict = {}
@@ -247,8 +254,12 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
         elif kind == "multipart/form-data":
             try:
                 form = await request.form(max_files=1, max_fields=4)
-            except HTTPException:
-                raise
+            except StarletteHTTPException as exc:  # Starlette's words for what the parser refused
+                if exc.status_code == 413:
+                    raise
+                if "files" in str(exc.detail).lower():
+                    return _problem(422, "the multipart body holds more than one file: send one image file, in the field 'file'")
+                return _problem(422, f"malformed multipart body: {exc.detail}")
             except Exception as exc:  # malformed multipart
                 return _problem(422, f"malformed multipart body ({exc.__class__.__name__})")
             upload = form.get("file")
@@ -309,9 +320,38 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
 
 
 MODEL_ENV = "DIGITNET_SERVE_MODEL"
+PARENT_ENV = "DIGITNET_SERVE_PARENT"  # the pid of the `digitnet serve` process whose workers these are
+PARENT_POLL = 0.5  # seconds between a worker's checks that its parent is alive
+EXIT_GRACE = 5.0  # seconds a worker whose parent is gone has to stop by itself before it is ended
 
 
 def app_from_environment() -> FastAPI:
     """The app for the model named by ``$DIGITNET_SERVE_MODEL``: what each of uvicorn's worker
-    processes builds (``digitnet serve --workers N``), loading the model once per process."""
+    processes builds (``digitnet serve --workers N``), loading the model once per process. The worker
+    ends when its parent does (:func:`die_with_parent`)."""
+    die_with_parent(int(os.environ.get(PARENT_ENV) or os.getppid()))
     return create_app(os.environ[MODEL_ENV], learning=False)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process (SIGTERM: uvicorn's graceful stop, then an exit after :data:`EXIT_GRACE` s) when the process
+    ``parent`` is no longer its parent. A `serve --workers N` killed with SIGKILL cannot stop its workers, which would
+    go on answering on its port and keep a new server from listening there. On Linux the kernel signals at once
+    (prctl PR_SET_PDEATHSIG); everywhere a thread checks the parent's pid every :data:`PARENT_POLL` s."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc to ask: the thread below still watches
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(EXIT_GRACE)
+    os._exit(1)
