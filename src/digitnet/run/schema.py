@@ -9,6 +9,7 @@ unknown fields are kept but must be plain JSON of bounded size and depth.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,6 +21,12 @@ MAX_DEPTH = 32
 
 Name = Annotated[str, Field(max_length=200)]
 Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+#: a recipe's name (a key of digitnet.run.recipes.RECIPES, which sits above this module), then what was done to the
+#: model after it, e.g. ``default+personal``: letters, digits, ``-``, ``_`` and ``.`` only, so no name can carry
+#: shell syntax or Markdown into a model card. (The card also quotes it, and names only known recipes in a command.)
+RECIPE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}(\+[A-Za-z0-9][A-Za-z0-9_.-]{0,63}){0,8}")
 
 
 class Calibration(BaseModel):
@@ -29,6 +36,40 @@ class Calibration(BaseModel):
     threshold: Unit
     pair_threshold: Unit = 0.9
     energy_threshold: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | None = None
+    validation_samples: Count | None = None
+    ece_before: Unit | None = None
+    ece_after: Unit | None = None
+
+
+class Machine(BaseModel):
+    """Where a model was trained (:func:`digitnet.machine.describe`), as the model card prints it."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    cpu: Name | None = None
+    cores: Count | None = None
+    numpy: Name | None = None
+    blas: list[Annotated[str, Field(max_length=1000)]] | None = Field(None, max_length=100)
+
+
+class Record(BaseModel):
+    """One logged epoch of :class:`digitnet.training.fit.History`, as the report's learning curves plot it."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    epoch: Count
+    lr: Finite
+    loss: Finite
+    accuracy: Finite
+    seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    val_loss: Finite | None = None
+    val_accuracy: Finite | None = None
+
+
+class History(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    records: list[Record] = Field(default_factory=list, max_length=1_000_000)
 
 
 class ModelMetadata(BaseModel):
@@ -46,9 +87,19 @@ class ModelMetadata(BaseModel):
     test_samples: Annotated[int, Field(ge=0)] | None = None
     train_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     epochs_run: Annotated[int, Field(ge=0)] | None = None
+    digitnet_version: Name | None = None
     config: dict | None = None
-    history: dict | None = None
+    history: History | None = None
     calibration: Calibration | None = None
+    machine: Machine | None = None
+
+    @field_validator("recipe")
+    @classmethod
+    def _recipe(cls, value):
+        if value is not None and not RECIPE_NAME.fullmatch(value):
+            raise ValueError("a recipe's name is letters, digits, '-', '_' and '.', then '+' and what was done after "
+                             f"it (e.g. default+personal); no recipe is called {value[:80]!r}")
+        return value
 
     @field_validator("config")
     @classmethod
