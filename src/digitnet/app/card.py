@@ -109,7 +109,7 @@ VIEW_WORDS = {"off": ".", "on": ", reading deskewed images (it deskews them itse
 def _training(model) -> list[str]:
     meta, config = model.metadata, model.metadata.get("config") or {}
     machine = _machine(meta)
-    blas = machine.get("blas") if isinstance(machine.get("blas"), list) else []
+    blas: list = machine["blas"] if isinstance(machine.get("blas"), list) else []
     out = ["## Training", "",
            f"- Network: {'-'.join(map(str, model.sizes))}, {model.activation}, {model.dtype.name}, "
            f"{model.n_params:,} parameters" + VIEW_WORDS[model.deskew],
