@@ -29,10 +29,11 @@ ROUNDNESS = 0.25  # ... nor is one long and thin: no point farther than 0.25 sqr
 MAX_PIECES = 4  # pieces (joined across gaps under half a stroke) with at least MIN_SIGNIFICANT of the ink:
 #                 a sun with rays, a scatter of marks
 MIN_SIGNIFICANT = 0.03
+MAX_DOT = 0.08  # of the ink: a single piece inside a loop smaller than this is a dot (a dotted zero), not a mark
 #: everything the geometry rules depend on (the browser's copy of them, digitnet export --web, reads these)
 GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT, "MIN_PIECE": MIN_PIECE,
             "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_LOOPS": MAX_LOOPS, "MIN_HOLE": MIN_HOLE,
-            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT}
+            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT, "MAX_DOT": MAX_DOT}
 
 
 def inspect(work: np.ndarray) -> str | None:
@@ -76,15 +77,17 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tup
     loops = (hole_areas >= MIN_HOLE) & (farthest > reach)
     if np.count_nonzero(loops) > MAX_LOOPS:
         return True
-    # a piece of ink that sits inside a loop of another piece: filling the other piece's holes covers it
-    # (unless it is a ring itself: the inner outline of a hollow 0)
+    # pieces of ink that sit inside a loop of another piece: filling the other piece's holes covers them
+    # (unless one is a ring itself: the inner outline of a hollow 0). Two of them (eyes, a mouth), or one that is
+    # more than a dot, is a drawing; a single dot is the dotted zero some hands write.
+    inside = []
     for i in significant if len(significant) > 1 else ():  # one piece (most digits): nothing sits inside another
         piece = pieces == i + 1
         others = mask & ~piece
         ring = np.count_nonzero(ndimage.binary_fill_holes(piece)) - np.count_nonzero(piece) >= MIN_HOLE
         if not ring and np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
-            return True
-    return False
+            inside.append(i)
+    return len(inside) > 1 or any(areas[i] >= MAX_DOT * areas.sum() for i in inside)
 
 
 def _side_by_side(mask: np.ndarray, joined: tuple[np.ndarray, int]) -> bool:

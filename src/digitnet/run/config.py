@@ -81,6 +81,9 @@ class TrainConfig:
                                     label="synthetic digits", min=0, max=1_000_000)
     outliers: int = setting(0, "non-digits mixed into training with a uniform target (outlier exposure; 0: off)",
                             min=0, max=1_000_000)
+    low_resolution: int = setting(0, "training digits also seen as low-resolution scans show them (8-16 px, blurred, "
+                                  "binarized, JPEG, uneven ink), read as a user's picture is", label="low-resolution digits",
+                                  min=0, max=1_000_000)
     synthetic_draw: int = setting(0, "which random draw of the made-up digits and non-digits (0: the standard one)",
                                   label="synthetic draw", min=0, max=1_000_000)
     data: str = setting("mnist", "dataset name (mnist) or a directory with the four IDX files")

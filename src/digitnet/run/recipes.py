@@ -87,7 +87,7 @@ def memory_needed(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: in
     sizes = [n_inputs, *config.hidden, n_classes]
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     itemsize = 8 if config.dtype == "float64" else 4
-    rows = (n_rows + config.synthetic_digits + config.outliers) * (1 + config.augmented_copies)
+    rows = (n_rows + config.synthetic_digits + config.outliers + config.low_resolution) * (1 + config.augmented_copies)
     batch = min(config.batch_size or 1024, rows)
     return itemsize * (5 * params + rows * n_inputs + 4 * batch * sum(sizes))
 
@@ -113,13 +113,23 @@ def training_data(config: TrainConfig, dataset):
     else:
         train_idx, val_idx = split_validation(len(X), config.validation, config.seed)
         X, y = X[train_idx], y[train_idx]
+    if config.low_resolution:  # the same hands as low-resolution scans show them (never the validation digits)
+        chosen = np.random.default_rng([config.seed, 13]).choice(len(train_idx), min(config.low_resolution, len(train_idx)),
+                                                                 replace=False)
+        scans = synthetic_sets.low_resolution(dataset.train.images[train_idx][chosen], config.seed, config.synthetic_draw)
+        X = np.concatenate([X, scans.reshape(len(scans), -1) / X.dtype.type(255)])
+        y = np.concatenate([y, dataset.train.labels[train_idx][chosen].astype(y.dtype)])
     if config.synthetic_digits:
         images, labels = synthetic_sets.digits(config.synthetic_digits, config.synthetic_draw)
         X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
         y = np.concatenate([y, labels.astype(y.dtype)])
     if config.outliers:
-        X, y = append_outliers(X, y, synthetic_sets.nondigits(dataset.train.images[train_idx], config.outliers,
-                                                              config.seed, config.synthetic_draw))
+        outliers = synthetic_sets.nondigits(dataset.train.images[train_idx], config.outliers, config.seed,
+                                            config.synthetic_draw)
+        if config.low_resolution:  # blur and blocks must not mean "a digit": a share of the non-digits scanned too
+            k = len(outliers) // 4
+            outliers[:k] = synthetic_sets.low_resolution(outliers[:k], config.seed, config.synthetic_draw)
+        X, y = append_outliers(X, y, outliers)
     if config.augmented_copies:
         augment, rng = config.augmentation(), np.random.default_rng([config.seed, 11])
         copies = [parallel.map_chunks(lambda part, r: augment(part, r), X, rng) for _ in range(config.augmented_copies)]

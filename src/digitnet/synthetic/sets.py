@@ -17,6 +17,8 @@ which keeps its validation digits out of them. None of the handwriting fonts tha
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from .. import paths
@@ -26,8 +28,9 @@ from ..data.idx import read_idx, write_idx
 from ..reading.preprocess import crop_to_work_scale, place, prepare
 from ..errors import DataError
 
-VERSION = 5  # of the generators: a new version makes new cache files
-DRAWN_FAMILIES = ("scribble", "shape", "loop", "composite", "glyph")
+VERSION = 7  # of the generators: a new version makes new cache files
+DRAWN_FAMILIES = ("scribble", "shape", "loop", "composite", "glyph", "lookalike")
+STYLE_SHARE = 0.7  # of the drawn digits: written in one of the world's other common styles (synth.DIGIT_STYLES)
 DRAWERS = {"scribble": synth.scribble, "shape": synth.shape, "loop": synth.loop, "composite": synth.composite}
 
 
@@ -74,6 +77,10 @@ def _cached(name: str, make) -> np.ndarray:
     return images
 
 
+#: letters and symbols that share strokes with a digit (synth.LOOKALIKE_STROKES has their drawn forms)
+LOOKALIKES = tuple(synth.LOOKALIKE_STROKES)
+
+
 #: typeset characters are too regular: half of them get a hand's wobble (elastic distortion) and slant
 WOBBLE = Augment(rotate=8.0, shear=10.0, elastic_alpha=20.0, elastic_sigma=4.5)
 
@@ -91,10 +98,18 @@ def make_digits(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if i % 2:
             grey = synth.text(str(d), fonts[rng.integers(len(fonts))], rng, canvas=96)
         else:
-            grey = synth.draw(synth.shaky(synth.DIGIT_STROKES[int(d)], rng), size=(112, 112), box=(24, 16, 88, 96),
+            grey = synth.draw(synth.hand(_strokes_of(int(d), rng), rng), size=(112, 112), box=(24, 16, 88, 96),
                               width=float(rng.uniform(3, 16)), dark_on_light=bool(rng.random() < 0.5))
         out[i] = np.round(prepare(grey) * 255)
     return _wobble(out, (np.arange(len(labels)) % 4) == 1, rng)  # half the typeset ones
+
+
+def _strokes_of(d: int, rng: np.random.Generator):
+    """Digit ``d``'s strokes: the school form of :data:`synth.DIGIT_STROKES`, or one of its other common styles."""
+    styles = list(synth.DIGIT_STYLES.get(d, {}).values())
+    if styles and rng.random() < STYLE_SHARE:
+        return styles[int(rng.integers(len(styles)))]
+    return synth.DIGIT_STROKES[d]
 
 
 def make_drawn(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,6 +121,12 @@ def make_drawn(n: int, rng: np.random.Generator) -> np.ndarray:
             if family == "glyph":
                 char = synth.NOT_DIGIT_LIKE[rng.integers(len(synth.NOT_DIGIT_LIKE))]
                 grey = synth.text(char, fonts[rng.integers(len(fonts))], rng, canvas=96)
+            elif family == "lookalike" and rng.random() < 0.5:  # typeset, in the fonts matplotlib ships
+                grey = synth.text(LOOKALIKES[rng.integers(len(LOOKALIKES))], fonts[rng.integers(len(fonts))], rng, canvas=96)
+            elif family == "lookalike":  # drawn by the shaky hand
+                strokes = synth.LOOKALIKE_STROKES[LOOKALIKES[rng.integers(len(LOOKALIKES))]]
+                grey = synth.draw(synth.hand(strokes, rng), size=(112, 112), box=(24, 16, 88, 96),
+                                  width=float(rng.uniform(3, 16)), dark_on_light=bool(rng.random() < 0.5))
             else:
                 strokes = DRAWERS[family](rng)
                 grey = synth.draw(strokes, size=(112, 112), box=(16, 16, 96, 96), width=float(rng.uniform(3, 16)),
@@ -115,7 +136,7 @@ def make_drawn(n: int, rng: np.random.Generator) -> np.ndarray:
                 break
             except DataError:  # nothing visible was drawn: draw another
                 continue
-    glyphs = np.array([DRAWN_FAMILIES[i % len(DRAWN_FAMILIES)] == "glyph" for i in range(n)])
+    glyphs = np.array([DRAWN_FAMILIES[i % len(DRAWN_FAMILIES)] in ("glyph", "lookalike") for i in range(n)])
     return _wobble(out, glyphs & (rng.random(n) < 0.5), rng)
 
 
@@ -138,3 +159,75 @@ def nondigits(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarra
     one third pairs of ``images``."""
     n_pairs = n // 3
     return np.concatenate([drawn(n - n_pairs, draw), pairs(images, n_pairs, np.random.default_rng([seed, 7]))])
+
+
+def low_resolution(images: np.ndarray, seed: int, draw: int = 0) -> np.ndarray:
+    """``images`` (MNIST-style (n, 28, 28) uint8), in order, as scanned forms and old data sets show digits: shrunk
+    to 8-16 px, sometimes binarized or quantized to few grey levels, brought back up with a bilinear or bicubic
+    blur, sometimes blurred, JPEG-compressed or unevenly inked, on light or dark paper, then read as a user's
+    picture is (:func:`~digitnet.reading.preprocess.prepare`). Cached (by the images' checksum, ``seed`` and ``draw``)."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+    rng = np.random.default_rng([VERSION, seed, 31, *_more(draw, 2)])
+    return _cached(f"lowres-v{VERSION}-{len(images)}-{digest}-{seed}{_suffix(draw)}", lambda: _degrade_all(images, rng))
+
+
+def _degrade_all(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from .. import parallel
+
+    out = parallel.map_chunks(lambda part, r: np.stack([_degrade(image, r) for image in part]), images, rng, chunk=512)
+    return out.astype(np.uint8)
+
+
+def _degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One picture (28, 28) uint8, white on black, as a low-resolution scan, prepared again (uint8)."""
+    try:
+        return np.round(prepare(scanned(image, rng)) * 255).astype(np.uint8)
+    except DataError:  # degraded to nothing: keep the original
+        return image
+
+
+def scanned(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A picture (28, 28) uint8, white on black, as a low-resolution scan of it looks: greyscale (h, w) in [0, 1]."""
+    from PIL import Image, ImageFilter
+
+    ink = Image.fromarray(image)
+    left, top, right, bottom = ink.getbbox() or (0, 0, 28, 28)
+    pad = int(rng.integers(0, 3))  # the scan is of the form's box around the digit, a little paper around the ink
+    ink = ink.crop((max(0, left - pad), max(0, top - pad), min(28, right + pad), min(28, bottom + pad)))
+    if rng.random() < 0.4:  # a bitmap: pen or no pen
+        ink = ink.point(lambda v, t=int(rng.integers(60, 180)): 255 if v >= t else 0)
+    side = int(rng.integers(8, 17))
+    w, h = ink.size
+    scale = side / max(w, h)
+    keep = rng.random() < 0.5  # keep the aspect, or stretch to fill a square form's box
+    size = (max(1, round(w * scale)), max(1, round(h * scale))) if keep else (side, side)
+    small = ink.resize(size, Image.Resampling.BOX)
+    if rng.random() < 0.4:  # few grey levels, as block counts of a bitmap give
+        levels = int(rng.integers(4, 18))
+        small = small.point(lambda v, k=levels: round(v * (k - 1) / 255) * 255 // (k - 1))
+    if rng.random() < 0.6:  # brought back up by a viewer or a scanner's driver
+        up = int(rng.integers(24, 97))
+        method = Image.Resampling.BICUBIC if rng.random() < 0.5 else Image.Resampling.BILINEAR
+        small = small.resize((max(1, round(small.width * up / side)), max(1, round(small.height * up / side))), method)
+    if rng.random() < 0.3:
+        small = small.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.2, 0.6)) * small.width / side))
+    grey = np.asarray(small, np.float32) / 255
+    if rng.random() < 0.3:  # uneven ink: fainter on one side
+        ramp = np.linspace(float(rng.uniform(0.5, 1)), 1, grey.shape[1], dtype=np.float32)
+        grey = grey * (ramp if rng.random() < 0.5 else ramp[::-1])
+    paper = np.pad(grey, 2)  # a margin of paper around the scan
+    if rng.random() < 0.5:
+        paper = 1 - paper  # dark ink on light paper
+    if rng.random() < 0.3:
+        paper = _jpeg(paper, int(rng.integers(20, 90)))
+    return paper
+
+
+def _jpeg(grey: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())), np.float32) / 255

@@ -297,17 +297,19 @@
     }
     if (loops > C.MAX_LOOPS) return true;
     if (significant.length < 2) return false;
-    for (const k of significant) {       // a piece inside a loop of the others (eyes in a face), not itself a ring
+    const inside = [];                   // pieces inside a loop of the others (eyes in a face), not themselves rings
+    for (const k of significant) {
       const piece = { w: m.w, h: m.h, d: Uint8Array.from(labels, (v) => (v === k ? 1 : 0)) };
       if (count(fillHoles(piece).d) - areas[k] >= C.MIN_HOLE) continue;
       const others = { w: m.w, h: m.h, d: Uint8Array.from(m.d, (v, i) => (v && labels[i] !== k ? 1 : 0)) };
       if (!others.d.some((v) => v)) continue;
       const cover = fillHoles(others);
-      let inside = true;
-      for (let i = 0; i < n && inside; i++) if (labels[i] === k && !cover.d[i]) inside = false;
-      if (inside) return true;
+      let within = true;
+      for (let i = 0; i < n && within; i++) if (labels[i] === k && !cover.d[i]) within = false;
+      if (within) inside.push(k);
     }
-    return false;
+    // two marks inside, or one bigger than a dot (a dotted zero's dot is not a drawing)
+    return inside.length > 1 || inside.some((k) => areas[k] >= C.MAX_DOT * ink);
   }
 
   function inspect(work, C) {            // a reason the ink is not one digit, or null
