@@ -79,15 +79,29 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tup
         return True
     # pieces of ink that sit inside a loop of another piece: filling the other piece's holes covers them
     # (unless one is a ring itself: the inner outline of a hollow 0). Two of them (eyes, a mouth), or one that is
-    # more than a dot, is a drawing; a single dot is the dotted zero some hands write.
-    inside = []
+    # more than a dot and off the loop's centre (a mouth), is a drawing; a single dot, or a bar through the
+    # centre, is the dotted or crossed zero some hands write.
+    inside, marks = [], []
     for i in significant if len(significant) > 1 else ():  # one piece (most digits): nothing sits inside another
         piece = pieces == i + 1
         others = mask & ~piece
         ring = np.count_nonzero(ndimage.binary_fill_holes(piece)) - np.count_nonzero(piece) >= MIN_HOLE
-        if not ring and np.any(others) and np.all(ndimage.binary_fill_holes(others)[piece]):
+        cover = ndimage.binary_fill_holes(others) if np.any(others) else None
+        if not ring and cover is not None and np.all(cover[piece]):
             inside.append(i)
-    return len(inside) > 1 or any(areas[i] >= MAX_DOT * areas.sum() for i in inside)
+            if areas[i] >= MAX_DOT * areas.sum() and not _crosses_centre(piece, cover & ~others):
+                marks.append(i)
+    return len(inside) > 1 or bool(marks)
+
+
+def _crosses_centre(piece: np.ndarray, hole: np.ndarray) -> bool:
+    """Whether ``piece``'s bounding box holds the centre of mass of the ``hole`` it sits in."""
+    if not hole.any():
+        return False
+    rows, cols = np.nonzero(hole)
+    cy, cx = rows.mean(), cols.mean()
+    prow, pcol = np.nonzero(piece)
+    return bool(prow.min() <= cy <= prow.max() and pcol.min() <= cx <= pcol.max())
 
 
 def _side_by_side(mask: np.ndarray, joined: tuple[np.ndarray, int]) -> bool:

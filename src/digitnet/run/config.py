@@ -84,6 +84,9 @@ class TrainConfig:
     low_resolution: int = setting(0, "training digits also seen as low-resolution scans show them (8-16 px, blurred, "
                                   "binarized, JPEG, uneven ink), read as a user's picture is", label="low-resolution digits",
                                   min=0, max=1_000_000)
+    restyled_digits: int = setting(0, "training 0s, 1s and 7s also seen as other hands write them (a flag or base on the "
+                                   "1, a bar across the 7, a slash through the 0, added to the writer's own strokes)",
+                                   label="restyled digits", min=0, max=1_000_000)
     synthetic_draw: int = setting(0, "which random draw of the made-up digits and non-digits (0: the standard one)",
                                   label="synthetic draw", min=0, max=1_000_000)
     data: str = setting("mnist", "dataset name (mnist) or a directory with the four IDX files")

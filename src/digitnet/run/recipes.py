@@ -87,7 +87,8 @@ def memory_needed(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: in
     sizes = [n_inputs, *config.hidden, n_classes]
     params = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
     itemsize = 8 if config.dtype == "float64" else 4
-    rows = (n_rows + config.synthetic_digits + config.outliers + config.low_resolution) * (1 + config.augmented_copies)
+    rows = (n_rows + config.synthetic_digits + config.outliers + config.low_resolution + config.restyled_digits) * (
+        1 + config.augmented_copies)
     batch = min(config.batch_size or 1024, rows)
     return itemsize * (5 * params + rows * n_inputs + 4 * batch * sum(sizes))
 
@@ -119,6 +120,14 @@ def training_data(config: TrainConfig, dataset):
         scans = synthetic_sets.low_resolution(dataset.train.images[train_idx][chosen], config.seed, config.synthetic_draw)
         X = np.concatenate([X, scans.reshape(len(scans), -1) / X.dtype.type(255)])
         y = np.concatenate([y, dataset.train.labels[train_idx][chosen].astype(y.dtype)])
+    if config.restyled_digits:  # 0s, 1s and 7s of the training split with the stroke other hands add
+        candidates = train_idx[np.isin(dataset.train.labels[train_idx], synthetic_sets.RESTYLED)]
+        chosen = np.sort(np.random.default_rng([config.seed, 17]).choice(
+            candidates, min(config.restyled_digits, len(candidates)), replace=False))
+        images = synthetic_sets.restyled(dataset.train.images[chosen], dataset.train.labels[chosen], config.seed,
+                                         config.synthetic_draw)
+        X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
+        y = np.concatenate([y, dataset.train.labels[chosen].astype(y.dtype)])
     if config.synthetic_digits:
         images, labels = synthetic_sets.digits(config.synthetic_digits, config.synthetic_draw)
         X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])

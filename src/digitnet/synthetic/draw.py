@@ -57,8 +57,7 @@ DIGIT_STYLES: dict[int, dict[str, list[list[tuple[float, float]]]]] = {
         "continental": [[(0.1, 0.5), (0.6, 0.0), (0.6, 1.0)]],
         "serifed": [[(0.35, 0.12), (0.5, 0.0), (0.5, 1.0)], [(0.3, 1.0), (0.7, 1.0)]]},
     2: {"looped": [[(0.12, 0.25), (0.35, 0.02), (0.7, 0.02), (0.85, 0.22), (0.75, 0.45), (0.22, 0.9),
-                    (0.12, 0.82), (0.25, 0.75), (0.35, 0.95), (0.95, 0.98)]],
-        "z-like": [[(0.1, 0.1), (0.5, 0.0), (0.85, 0.15), (0.1, 1.0), (0.95, 1.0)]]},
+                    (0.12, 0.82), (0.25, 0.75), (0.35, 0.95), (0.95, 0.98)]]},
     3: {"flat top": [[(0.1, 0.0), (0.85, 0.0), (0.4, 0.42), (0.8, 0.55), (0.88, 0.82), (0.5, 1.0), (0.1, 0.88)]],
         "open": [[(0.1, 0.15), (0.5, 0.0), (0.85, 0.2), (0.55, 0.48), (0.9, 0.72), (0.55, 1.0), (0.1, 0.85)]]},
     4: {"open": [[(0.45, 0.0), (0.08, 0.65), (0.95, 0.65)], [(0.72, 0.3), (0.72, 1.0)]],
@@ -230,13 +229,38 @@ def loop(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
 
 
 def composite(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
-    """Two or three shapes, loops or scribbles, each in its own random part of the box."""
+    """Two or three shapes, loops or scribbles: each in its own random part of the box, or (half the time)
+    built into one figure, stacked one on another or one inside another, as pictograms are."""
+    if rng.random() < 0.5:
+        return _built(rng)
     strokes = []
     for _ in range(int(rng.integers(2, 4))):
         part = [scribble, shape, loop][int(rng.integers(3))](rng)
         x0, y0 = rng.uniform(0, 0.5, 2)
         w, h = rng.uniform(0.3, 0.6, 2)
         strokes += [[(x0 + x * w, y0 + y * h) for x, y in stroke] for stroke in part]
+    return strokes
+
+
+def _built(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
+    """Shapes and loops put together: a stack (each on top of the last, touching) or a nest (one inside another)."""
+    parts = [[shape, loop][int(rng.integers(2))](rng) for _ in range(int(rng.integers(2, 4)))]
+    strokes = []
+    if rng.random() < 0.5:  # stacked, top to bottom
+        heights = rng.uniform(0.25, 0.6, len(parts))
+        heights /= heights.sum()
+        y = 0.0
+        for part, h in zip(parts, heights):
+            w = rng.uniform(0.5, 1.0)
+            x0 = rng.uniform(0, 1 - w)
+            strokes += [[(x0 + x * w, y + v * h) for x, v in stroke] for stroke in part]
+            y += h
+    else:  # nested, outside in
+        size = 1.0
+        for part in parts:
+            x0 = y0 = (1 - size) / 2
+            strokes += [[(x0 + x * size, y0 + v * size) for x, v in stroke] for stroke in part]
+            size *= rng.uniform(0.35, 0.6)
     return strokes
 
 

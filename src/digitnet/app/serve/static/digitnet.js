@@ -273,6 +273,18 @@
     return out;
   }
 
+  function crossesCentre(labels, k, cover, others, w) {  // piece k's box holds the centre of its hole
+    let sy = 0, sx = 0, count = 0, top = Infinity, bottom = -1, left = Infinity, right = -1;
+    for (let i = 0; i < labels.length; i++) {
+      const y = Math.floor(i / w), x = i % w;
+      if (cover.d[i] && !others.d[i]) { sy += y; sx += x; count++; }
+      if (labels[i] === k) { top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x); }
+    }
+    if (!count) return false;
+    const cy = sy / count, cx = sx / count;
+    return top <= cy && cy <= bottom && left <= cx && cx <= right;
+  }
+
   function loopsAndPiecesUnlikeADigit(m, width, join, C) {
     const n = m.d.length, count = (d) => d.reduce((a, v) => a + v, 0);
     const pieces = join.count, labels = Int32Array.from(join.labels, (k, i) => (m.d[i] ? k : 0));
@@ -297,7 +309,7 @@
     }
     if (loops > C.MAX_LOOPS) return true;
     if (significant.length < 2) return false;
-    const inside = [];                   // pieces inside a loop of the others (eyes in a face), not themselves rings
+    const inside = [], marks = [];       // pieces inside a loop of the others (eyes in a face), not themselves rings
     for (const k of significant) {
       const piece = { w: m.w, h: m.h, d: Uint8Array.from(labels, (v) => (v === k ? 1 : 0)) };
       if (count(fillHoles(piece).d) - areas[k] >= C.MIN_HOLE) continue;
@@ -306,10 +318,12 @@
       const cover = fillHoles(others);
       let within = true;
       for (let i = 0; i < n && within; i++) if (labels[i] === k && !cover.d[i]) within = false;
-      if (within) inside.push(k);
+      if (!within) continue;
+      inside.push(k);
+      if (areas[k] >= C.MAX_DOT * ink && !crossesCentre(labels, k, cover, others, m.w)) marks.push(k);
     }
-    // two marks inside, or one bigger than a dot (a dotted zero's dot is not a drawing)
-    return inside.length > 1 || inside.some((k) => areas[k] >= C.MAX_DOT * ink);
+    // two marks inside, or one bigger than a dot and off the loop's centre (a dotted or crossed zero is a digit)
+    return inside.length > 1 || marks.length > 0;
   }
 
   function inspect(work, C) {            // a reason the ink is not one digit, or null
