@@ -8,8 +8,10 @@ case "${1:-}" in
     # chromium: the browser tests (Playwright drives /usr/bin/chromium; it cannot download browsers here)
     # dataset-fashion-mnist: tests that read /usr/share/datasets/fashion-mnist
     # fonts-*: handwriting-style fonts for the rendered-handwriting tests and benchmark
+    # postgresql: the tune tests start their own server (initdb, pg_ctl) for a study shared by two processes
     test) packages=(chromium dataset-fashion-mnist fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver
-                    fonts-comic-neue fonts-dancingscript fonts-humor-sans fonts-kaushanscript fonts-dejavu-core) ;;
+                    fonts-comic-neue fonts-dancingscript fonts-humor-sans fonts-kaushanscript fonts-dejavu-core
+                    postgresql) ;;
     demo) packages=() ;;
     *) echo "usage: $0 test|demo" >&2; exit 2 ;;
 esac

@@ -4,8 +4,8 @@ best settings as TOML, the best model with its card, and Optuna's matplotlib plo
 
 Worker processes are ``digitnet tune --worker`` itself, joining the study through its storage (given
 in the environment, so a password never shows in a process list); this process watches the storage
-and reports each trial as it ends. Ctrl+C reaches the workers too: each fails its running trial and stops,
-so the study holds no trial left running.
+and reports each trial as it ends. On Ctrl+C (or SIGTERM) this process tells each worker once to stop
+as Ctrl+C would: each fails its running trial and exits, so the study holds no trial left running.
 """
 
 from __future__ import annotations
@@ -111,9 +111,9 @@ def run_workers(study, *, workers: int, storage_url: str, n_trials: int | None, 
                        *(["--threads", str(threads)] if threads else []), *(["--data", data] if data else []),
                        *(["--trials", str(share)] if share is not None else []),
                        *(["--timeout", str(max(timeout - (time.monotonic() - started), 1.0))] if timeout else [])]
-            log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  closed below, after the worker exits
-            procs.append((subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                           stderr=log, env=env), log))
+            log: IO[bytes] = tempfile.TemporaryFile()
+            procs.append((subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                           env=env, start_new_session=True), log))  # Ctrl+C: told once, by _stop
         _watch(study, [p for p, _ in procs], known, on_trial)
     except BaseException:
         _stop([p for p, _ in procs])

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
+import signal
+import socket
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +41,8 @@ from ..errors import DataError, TrainingDiverged, UsageError
 from ..nn.metrics import evaluate
 from ..training.fit import Callback, TrainState
 from .config import SETTINGS, TrainConfig, check_setting
-from .recipes import TrainResult, get_recipe, split_validation, train
+from .pipeline import split_validation
+from .recipes import TrainResult, get_recipe, train
 
 if TYPE_CHECKING:
     import optuna
@@ -347,9 +352,7 @@ def open_storage(url: str, *, connect_timeout: int = 10) -> optuna.storages.Base
         url = _postgres_driver(url, scheme)
         engine["connect_args"] = {"connect_timeout": connect_timeout}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the heartbeat is marked experimental
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120)
+        return _rdb_storage(optuna, url, engine)
     except ImportError as exc:
         raise DataError(f"study storage {shown}: its database driver is not installed ({exc.__cause__ or exc}); "
                         f"{INSTALL} brings PostgreSQL's") from None
@@ -360,12 +363,29 @@ def open_storage(url: str, *, connect_timeout: int = 10) -> optuna.storages.Base
         raise DataError(f"study storage {shown}: cannot be reached or used ({_first_line(exc)})") from None
 
 
+def _rdb_storage(optuna: ModuleType, url: str, engine: dict, attempts: int = 5):
+    """The storage, its tables created if new. Processes that find a new database at the same moment race to
+    create the tables; the losers see a constraint violated, and find the tables there when they try again."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the heartbeat is marked experimental
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=30, grace_period=120)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("not reached")
+
+
 def _postgres_driver(url: str, scheme: str) -> str:
     """``postgresql://`` with the driver that is installed: psycopg 3 unless psycopg2 is there."""
     if "+" in scheme:
         return url
     try:
-        import psycopg2  # type: ignore[import-untyped]  # noqa: F401  SQLAlchemy's default for postgresql://
+        import psycopg2  # noqa: F401  SQLAlchemy's default for postgresql://
         return url
     except ImportError:
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -434,13 +454,19 @@ def join_study(storage: optuna.storages.BaseStorage, name: str, *,
 class TrialReporter(Callback):
     """Reports each epoch's validation accuracy to ``trial``; stops the run (``state.stop``) when the trial's
     pruner says so, or when its epochs cannot all be trained within ``budget_seconds`` (judged from the
-    epochs so far); ``reason`` then says why."""
+    epochs so far); ``reason`` then says why. Each step is a safe point for ``interruptions`` to act on Ctrl+C."""
 
-    def __init__(self, trial: optuna.trial.BaseTrial, budget_seconds: float | None = None):
-        self.trial, self.budget = trial, budget_seconds
+    def __init__(self, trial: optuna.trial.BaseTrial, budget_seconds: float | None = None,
+                 interruptions: Interruptions | None = None):
+        self.trial, self.budget, self.interruptions = trial, budget_seconds, interruptions
         self.reason: str | None = None
 
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.interruptions is not None:
+            self.interruptions.check()
+
     def on_epoch_end(self, state: TrainState, record: dict | None) -> None:
+        self.on_batch_end(state)
         if record is None or "val_accuracy" not in record:
             return
         self.trial.report(record["val_accuracy"], state.epoch)
@@ -461,26 +487,88 @@ def validation_accuracy(model, config: TrainConfig, dataset: Dataset) -> float:
     return evaluate(model, Split(dataset.train.images[val_idx], dataset.train.labels[val_idx]), dataset.num_classes).accuracy
 
 
-def objective(search: Search, dataset: Dataset) -> Callable[[optuna.trial.Trial], float]:
+class Interruptions:
+    """Ctrl+C and SIGTERM interrupt a trial at its next training step (Optuna then marks the trial failed, and
+    the study stays consistent), never in the middle of a write to the storage, which would leave the trial
+    marked running; between trials they are held until the next one begins or the run ends. A second signal
+    acts at once. Installed in the main thread only."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.training = False
+        self.pending: tuple[int, Any] | None = None
+        self.previous: dict[int, Any] = {}
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Hold the signals within the block; one still held at its end is then acted on."""
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for s, handler in self.previous.items():
+                signal.signal(s, handler)
+        self.deliver()
+
+    def _handle(self, signum: int, frame) -> None:
+        again, self.pending = self.pending is not None, (signum, frame)
+        if again:
+            self.deliver()
+
+    def check(self) -> None:
+        """A safe point of a trial's training: act on a held signal now."""
+        if self.training:
+            self.deliver()
+
+    def deliver(self) -> None:
+        """Act on a held signal as its own handler would have (KeyboardInterrupt for Ctrl+C)."""
+        if self.pending is None:
+            return
+        (signum, frame), self.pending = self.pending, None
+        handler = self.previous.get(signum, signal.default_int_handler)
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        elif handler == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    @contextlib.contextmanager
+    def trial(self) -> Iterator[None]:
+        self.training = True
+        try:
+            self.deliver()  # a signal that came between trials
+            yield
+        finally:
+            self.training = False
+
+
+def objective(search: Search, dataset: Dataset,
+              interruptions: Interruptions | None = None) -> Callable[[optuna.trial.Trial], float]:
     """Optuna's objective: one training run with the trial's settings, its validation accuracy. A run the
     pruner or the budget stops, or that diverges, ends as a pruned trial (``pruned_because`` says why)."""
     pruned = require_optuna().TrialPruned
+    interruptions = interruptions or Interruptions()
 
     def run(trial: optuna.trial.Trial) -> float:
-        config = search.config_for(trial)
-        reporter = TrialReporter(trial, search.budget_seconds)
-        try:
-            result = train(config, dataset, callbacks=[reporter])
-        except TrainingDiverged as exc:
-            reporter.reason = f"diverged: {exc}"
-        else:
-            seconds = float(result.metadata["train_seconds"])
-            trial.set_user_attr("train_seconds", seconds)
-            trial.set_user_attr("epochs_run", int(result.metadata["epochs_run"]))
-        if reporter.reason:
-            trial.set_user_attr("pruned_because", reporter.reason)
-            raise pruned(reporter.reason)
-        return validation_accuracy(result.model, config, dataset)
+        with interruptions.trial():
+            trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # the machine and process
+            config = search.config_for(trial)
+            reporter = TrialReporter(trial, search.budget_seconds, interruptions)
+            try:
+                result = train(config, dataset, callbacks=[reporter])
+            except TrainingDiverged as exc:
+                reporter.reason = f"diverged: {exc}"
+            else:
+                trial.set_user_attr("train_seconds", float(result.metadata["train_seconds"]))
+                trial.set_user_attr("epochs_run", int(result.metadata["epochs_run"]))
+            if reporter.reason:
+                trial.set_user_attr("pruned_because", reporter.reason)
+                raise pruned(reporter.reason)
+            return validation_accuracy(result.model, config, dataset)
 
     return run
 
@@ -490,12 +578,15 @@ def optimize(study: optuna.Study, search: Search, dataset: Dataset, *, n_trials:
              on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> None:
     """Run ``n_trials`` more trials of ``study`` (None: until ``timeout`` seconds have passed, or forever)
     in this process, ``threads`` threads each (None: every core; the BLAS too, through threadpoolctl);
-    ``on_trial(trial)`` after each. Ctrl+C fails the running trial (the study stays consistent) and is raised."""
+    ``on_trial(trial)`` after each. Ctrl+C fails the running trial and is raised (see :class:`Interruptions`):
+    the study never keeps a trial marked running by a process that has stopped."""
     require_optuna()
     search.check_data(dataset)
     callbacks = [lambda _study, trial: on_trial(trial)] if on_trial else []
-    with parallel.limit_threads(threads) if threads else contextlib.nullcontext():
-        study.optimize(objective(search, dataset), n_trials=n_trials, timeout=timeout, callbacks=callbacks)
+    interruptions = Interruptions()
+    with parallel.limit_threads(threads) if threads else contextlib.nullcontext(), interruptions.installed():
+        study.optimize(objective(search, dataset, interruptions), n_trials=n_trials, timeout=timeout,
+                       callbacks=callbacks)
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
