@@ -119,7 +119,7 @@ def client(served_model):
 def test_api_corrections(client, mnist):
     image = list(_image(mnist, 0).ravel())
     assert client.post("/api/corrections", json={"pixels": image, "label": 7}).json() == {
-        "count": 1, "counts": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]}
+        "count": 1, "counts": [0, 0, 0, 0, 0, 0, 0, 1, 0, 0], "needed": 10}
     for bad in ({"pixels": image, "label": 10}, {"pixels": image, "label": -1}, {"pixels": image, "label": "7"},
                 {"pixels": image[:-1], "label": 7}, {"pixels": [2.0] * 784, "label": 7}, {"label": 7}):
         response = client.post("/api/corrections", json=bad)

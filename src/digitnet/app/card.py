@@ -123,9 +123,10 @@ def _training(model) -> list[str]:
                    f"{config.get('epochs')} epochs, batch {config.get('batch_size') or 'full'}, "
                    f"validation split {config.get('validation')}, augmentation: rotate {config.get('rotate')}°, "
                    f"scale {config.get('scale')}, shear {config.get('shear')}°, thickness {config.get('thickness')}; "
-                   f"{config.get('synthetic_digits', 0):,} synthetic digits, {config.get('outliers', 0):,} non-digits "
-                   "trained towards the uniform distribution (outlier exposure)"
-                   + (f", random draw {draw} of them." if draw else "."))
+                   f"{config.get('synthetic_digits', 0):,} synthetic digits, {config.get('low_resolution', 0):,} training "
+                   f"digits also as low-resolution scans, {config.get('restyled_digits', 0):,} 0s, 1s and 7s as other hands "
+                   f"write them, {config.get('outliers', 0):,} non-digits trained towards the uniform distribution (outlier "
+                   "exposure)" + (f", random draw {draw} of the made-up ones." if draw else "."))
     if "train_seconds" in meta:
         where = f" on {machine.get('cpu', 'an unrecorded CPU')} ({machine.get('cores', '?')} cores, NumPy " \
                 f"{machine.get('numpy', '?')}, {', '.join(map(str, blas)) or 'BLAS unrecorded'})" if machine else ""
