@@ -63,19 +63,25 @@ def baseline(data: str) -> dict:
 
 
 def digitnet_tune(*args, env: dict) -> dict:
-    """Run `digitnet tune --json ...`; the final summary object."""
+    """Run `digitnet tune --json ...`; the final summary object, or {"error": its message}."""
     done = subprocess.run([sys.executable, "-m", "digitnet", "tune", "--json", *map(str, args)], env=env,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"digitnet tune failed ({done.returncode}): {done.stderr.strip()}")
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     return json.loads(done.stdout.splitlines()[-1])
 
 
 def study_part(name: str, data: str, minutes: float, work: Path, env: dict) -> dict:
     base = baseline(data)
     budget = round(base["train_seconds"], 1)
-    summary = digitnet_tune("--data", data, "--recipe", "default", "--study", name, "--storage", work / f"{name}.db",
+    db = work / f"{name}.db"
+    summary = digitnet_tune("--data", data, "--recipe", "default", "--study", name, "--storage", db,
                             "--timeout", minutes * 60, "--budget-seconds", budget, "--out", work / name, env=env)
+    if "error" in summary:
+        trials = optuna.load_study(study_name=name, storage=f"sqlite:///{db}").get_trials()
+        states = [t.state.name.lower() for t in trials]
+        return {"data": data, "minutes": minutes, "budget_seconds": budget, "default": base, "error": summary["error"],
+                "trials": {s: states.count(s) for s in set(states)}}
     return {"data": data, "minutes": minutes, "budget_seconds": budget, "default": base,
             "trials": summary["trials"], "best_trial": summary["best"],
             "tuned": {"validation_accuracy": summary["validation_accuracy"], "test_accuracy": summary["test_accuracy"],
@@ -108,11 +114,14 @@ def markdown(results: dict) -> str:
         lines += ["| data | study | trials (complete / pruned) | default: val / test / s | tuned: val / test / s |",
                   "|---|---|---|---|---|"]
         for _, r in studies:
-            d, t, n = r["default"], r["tuned"], r["trials"]
+            d, n = r["default"], r["trials"]
+            t = r.get("tuned") or {"validation_accuracy": float("nan"), "test_accuracy": float("nan"),
+                                   "train_seconds": float("nan")}
             lines.append(f"| {Path(r['data']).name} | {r['minutes']:g} min, {r['budget_seconds']:g} s per trial | "
                          f"{sum(n.values())} ({n.get('complete', 0)} / {n.get('pruned', 0)}) | "
                          f"{d['validation_accuracy'] * 100:.2f}% / {d['test_accuracy'] * 100:.2f}% / {d['train_seconds']:.1f} | "
                          f"{t['validation_accuracy'] * 100:.2f}% / {t['test_accuracy'] * 100:.2f}% / {t['train_seconds']:.1f} |")
+        lines += [f"- {Path(r['data']).name}: {r['error']}" for _, r in studies if "error" in r]
         lines.append("")
     if "workers" in results["parts"]:
         w = results["parts"]["workers"]
@@ -131,7 +140,12 @@ def main() -> None:
     args = parser.parse_args()
     minutes = args.minutes or (2 if args.short else 20)
     worker_minutes = args.worker_minutes or (1.25 if args.short else 10)
+    path = HERE / "results" / "tune.json"
     results = {"date": time.strftime("%Y-%m-%d"), "short": args.short, "machine": machine(), "parts": {}}
+    if path.is_file():  # parts run before, on the same kind of run (short or full), are kept
+        earlier = json.loads(path.read_text())
+        if earlier.get("short") == args.short:
+            results["parts"] = earlier.get("parts", {})
     with tempfile.TemporaryDirectory(prefix="digitnet-tune-bench-") as tmp:
         work = Path(tmp)
         env = {**os.environ, "DIGITNET_HOME": str(work / "home")}
@@ -142,9 +156,8 @@ def main() -> None:
             else:
                 results["parts"][part] = study_part(part, "mnist" if part == "mnist" else fashion(), minutes, work, env)
             print(f"{part}: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "tune.json").write_text(json.dumps(results, indent=2) + "\n")
-    (HERE / "results" / "tune.md").write_text(markdown(results))
+            path.write_text(json.dumps(results, indent=2) + "\n")  # after each part: a later failure loses nothing
+            (HERE / "results" / "tune.md").write_text(markdown(results))
     print(markdown(results))
 
 

@@ -104,6 +104,7 @@ def test_a_study_on_sqlite_runs_resumes_and_writes_its_results(tmp_path, small, 
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [r["trial"] for r in lines[:-1]] == [0, 1, 2]
     assert lines[-1]["trials"] == {"complete": 3}
+    assert lines[0]["params"] == {"lr": RECIPES["default"].lr}  # the first trial: the recipe as it is
 
     code, stdout, _ = tune_cli(capsys, *common, "--trials", 2)  # the same command again: the study continues
     assert code == 0
@@ -217,7 +218,7 @@ def _library_study(tmp_path, small_data, *, epochs=3, budget=None):
 
 def test_pruning_stops_a_trial_that_falls_behind_the_others(tmp_path, small_data):
     study, search = _library_study(tmp_path, small_data, epochs=3)
-    for _ in range(5):  # the median rule needs 5 finished trials to compare with
+    for _ in range(4):  # the median rule needs 5 finished trials to compare with (trial 0 is the recipe's lr)
         study.enqueue_trial({"lr": 5e-3})
     study.enqueue_trial({"lr": 1e-6})  # learns nothing in 3 epochs
     tune.optimize(study, search, small_data, n_trials=6)

@@ -449,7 +449,7 @@ def cmd_tune(args) -> int:
     messages = _messages()
     say = (lambda text: None) if args.quiet or args.json else (lambda text: messages.print(text, markup=False))
     before = tune.summary(study)
-    say(f"study {study.study_name!r} in {tune.redacted(url)}: {sum(before['trials'].values())} trials so far; "
+    say(f"study {study.study_name!r} in {tune.redacted(url)}: {len(tune.finished(study))} trials so far; "
         f"searching {', '.join(sorted(search.space.dimensions)) or 'nothing'} of recipe {search.recipe} on "
         f"{search.data['name']}" + (f", {search.budget_seconds:g} s of training per trial" if search.budget_seconds else "")
         + f"; {n_trials or 'as many'} trials now" + (f" on {args.workers} workers" if args.workers > 1 else ""))

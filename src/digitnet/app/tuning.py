@@ -99,7 +99,7 @@ def run_workers(study, *, workers: int, storage_url: str, n_trials: int | None, 
     Ctrl+C or SIGTERM: the workers are told to stop (each fails its running trial) and are waited for."""
     shares = [None] * workers if n_trials is None else [n_trials // workers + (i < n_trials % workers)
                                                         for i in range(workers)]
-    known = {t.number for t in study.get_trials(deepcopy=False)}
+    known = {t.number for t in tune.finished(study)}  # reported: those that end from now on, whoever ran them
     started = time.monotonic()
     env = {**os.environ, STORAGE_ENV: storage_url}
     procs: list[tuple[subprocess.Popen, IO[bytes]]] = []

@@ -65,7 +65,7 @@ DEFAULT_SPACE: dict[str, Any] = {
     "epochs": {"low": 2, "high": 16},
     "batch_size": {"choices": [64, 128, 256, 512]},
     "lr": {"low": 3e-4, "high": 1e-2, "log": True},
-    "weight_decay": {"low": 1e-6, "high": 1e-3, "log": True},
+    "weight_decay": {"choices": [0.0, 1e-5, 1e-4, 1e-3]},
     "schedule": {"choices": ["onecycle", "cosine"]},
     "dropout": {"low": 0.0, "high": 0.4},
     "deskew": {"choices": ["off", "on", "both"]},
@@ -311,6 +311,19 @@ class Search:
         """The settings of a finished trial, from its ``params``."""
         return self.config(lambda d: params[d.param])
 
+    def base_params(self) -> dict:
+        """The base recipe's own settings as a trial's params, each one the space holds (the others are sampled)."""
+        base, params = self.base.updated(**self.space.fixed), {}
+        values = {"hidden_depth": len(base.hidden), "hidden_width": base.hidden[0] if len(set(base.hidden)) == 1 else None}
+        for name, dims in self.space.dimensions.items():
+            for d in dims:
+                value = values[d.param] if d.param in values else getattr(base, name)
+                value = "full" if value is None and name == "batch_size" else value
+                if value is not None and (value in d.choices if d.choices is not None else
+                                          d.low <= value <= d.high):  # type: ignore[operator]
+                    params[d.param] = value
+        return params
+
     def check_data(self, dataset: Dataset) -> None:
         """A DataError unless ``dataset`` holds the very files this search was made on."""
         if dict(dataset.sha256) != self.data["sha256"]:
@@ -429,6 +442,9 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, search: Search, 
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=sampler,
                                     pruner=pruner)
         study.set_user_attr(ATTRIBUTE, search.to_dict())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study.enqueue_trial(search.base_params())  # trial 0: the recipe as it is, where the space holds it
         return study
     except optuna.exceptions.DuplicatedStudyError:
         pass
