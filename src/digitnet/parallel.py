@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
@@ -68,11 +69,12 @@ def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
 
     ``kernel`` must be elementwise: what it writes at a position depends only on
     the inputs at that position. Arrays of the same shape and memory layout (all C-
-    or all Fortran-contiguous) are split; anything else runs in one piece.
+    or all Fortran-contiguous; their dtypes may differ) are split; anything else runs in one piece.
     """
     first = arrays[0]
     pieces = min(cores(), first.size // MIN_PIECE)
-    same_layout = all(a.shape == first.shape and a.strides == first.strides for a in arrays)
+    order = [s // first.itemsize for s in first.strides]
+    same_layout = all(a.shape == first.shape and [s // a.itemsize for s in a.strides] == order for a in arrays)
     if pieces < 2 or not same_layout or not (first.flags.c_contiguous or first.flags.f_contiguous):
         kernel(*arrays)
         return
@@ -85,7 +87,7 @@ def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
         future.result()
 
 
-def run(tasks: list[Callable[[], T]]) -> list[T]:
+def run(tasks: Sequence[Callable[[], T]]) -> list[T]:
     """Call each task (no arguments) on up to :func:`cores` threads; the results, in order.
 
     Meanwhile the BLAS runs single-threaded: the tasks are the parallelism. Tasks must not
@@ -108,9 +110,9 @@ def map_chunks(function: Callable[[np.ndarray, np.random.Generator], np.ndarray]
     if out is not None:
         def into(s, r):
             out[s:s + chunk] = function(X[s:s + chunk], r)
-        run([lambda s=s, r=r: into(s, r) for s, r in zip(starts, rngs)])
+        run([functools.partial(into, s, r) for s, r in zip(starts, rngs)])
         return out
-    tasks = [lambda s=s, r=r: function(X[s:s + chunk], r) for s, r in zip(starts, rngs)]
+    tasks = [functools.partial(function, X[s:s + chunk], r) for s, r in zip(starts, rngs)]
     return np.concatenate(run(tasks)) if tasks else X[:0].copy()
 
 

@@ -236,7 +236,13 @@ def picture_refusals(model, split) -> dict | None:
 
 def handwriting_summary(results: dict, recipe: str) -> dict | None:
     """The row of ``recipe`` in benchmarks/handwriting.py's JSON, as one sentence (None if it has none)."""
-    row = (results.get("results") or {}).get(recipe) if isinstance(results, dict) else None
+    rows = (results.get("results") or {}) if isinstance(results, dict) else {}
+    # the benchmark names each run "RECIPE, seed N" and records its recipe; older files keyed rows by recipe
+    matching = [r for key, r in rows.items() if isinstance(r, dict) and (key == recipe or r.get("recipe") == recipe)] \
+        if isinstance(rows, dict) else []
+    if not matching:
+        return None
+    row = matching[0]
     try:
         fonts = row["digits"].values()
         n = sum(f["n"] for f in fonts)

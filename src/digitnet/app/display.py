@@ -79,7 +79,7 @@ class ProgressBars(LineLog):
             self.progress.update(self.task, completed=state.step_in_epoch + 1, stats=stats)
 
     def on_epoch_end(self, state, record):
-        if self.full_batch:
+        if self.full_batch and self.task is not None:
             rate = state.n_samples * (state.epoch + 1) / max(state.seconds, 1e-9)
             stats = f"loss {state.batch_loss:.4f}  lr {state.optimizer.lr:.3g}  {rate:,.0f} samples/s"
             self.progress.update(self.task, completed=state.epoch + 1, stats=stats)

@@ -29,7 +29,7 @@ def _styled(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
             return function(*args, **kwargs)
 
     return wrapper
@@ -41,7 +41,7 @@ def _figure(width: float, height: float) -> Figure:
 
 def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         fig.savefig(buffer, format="png")
     return buffer.getvalue()
 

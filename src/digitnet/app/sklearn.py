@@ -172,9 +172,10 @@ class DigitnetClassifier(ClassifierMixin, BaseEstimator):
         self.coefs_ = [layer.params["W"] for layer in self.model_.dense]
         self.intercepts_ = [layer.params["b"] for layer in self.model_.dense]
         self.n_layers_, self.n_outputs_, self.out_activation_ = len(sizes), len(classes), "softmax"
-        self.loss_curve_, self.best_loss_, self.n_iter_, self.t_ = [], np.inf, 0, 0
-        self.validation_scores_ = [] if self.early_stopping else None
-        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self.loss_curve_: list[float] = []
+        self.best_loss_, self.n_iter_, self.t_ = np.inf, 0, 0
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+        self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
         self._epochs_run = 0
 
     def _encode(self, y) -> np.ndarray:
@@ -216,14 +217,15 @@ class _StoppingRule(Callback):
 
     def __init__(self, est: DigitnetClassifier, early_stopping: bool, limit: int):
         self.est, self.early_stopping, self.limit = est, early_stopping, limit
-        self.wait, self.epochs, self.ran_out, self.best_params = 0, 0, False, None
+        self.wait, self.epochs, self.ran_out = 0, 0, False
+        self.best_params: dict[str, np.ndarray] | None = None
 
     def on_epoch_end(self, state, record):
         est = self.est
         self.epochs += 1
         est.n_iter_ += 1
         est.loss_curve_.append(float(record["loss"]))
-        if self.early_stopping:
+        if self.early_stopping and est.validation_scores_ is not None and est.best_validation_score_ is not None:
             score = float(record["val_accuracy"])
             est.validation_scores_.append(score)
             self.wait = self.wait + 1 if score < est.best_validation_score_ + est.tol else 0

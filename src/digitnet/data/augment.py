@@ -66,15 +66,15 @@ class Augment:
             return images.copy()
         if self.shift == self.rotate == self.scale == self.shear == self.elastic_alpha == 0:  # thickness only
             out = images.reshape(n, side, side)
-            return _thicken(out, rng.uniform(-self.thickness, self.thickness, n).astype(out.dtype)).reshape(n, d)
+            return _thicken(out, np.asarray(rng.uniform(-self.thickness, self.thickness, n)).astype(out.dtype)).reshape(n, d)
         f32 = np.float32
         centre = (side - 1) / 2
         ys, xs = np.meshgrid(np.arange(side, dtype=f32) - centre, np.arange(side, dtype=f32) - centre, indexing="ij")
         # Inverse map: for each output pixel, where to read in the input.
         theta = np.deg2rad(rng.uniform(-self.rotate, self.rotate, n)).astype(f32)
         shear = np.deg2rad(rng.uniform(-self.shear, self.shear, n)).astype(f32)
-        sy = rng.uniform(1 - self.scale, 1 + self.scale, n).astype(f32)
-        sx = rng.uniform(1 - self.scale, 1 + self.scale, n).astype(f32)
+        sy = np.asarray(rng.uniform(1 - self.scale, 1 + self.scale, n)).astype(f32)
+        sx = np.asarray(rng.uniform(1 - self.scale, 1 + self.scale, n)).astype(f32)
         ty, tx = (rng.uniform(-self.shift, self.shift, (2, n)).astype(f32))
         cos, sin, tan = np.cos(theta), np.sin(theta), np.tan(shear)
         # forward map M = R(theta) @ Shear @ diag(sy, sx); its inverse, entry by entry
@@ -96,7 +96,7 @@ class Augment:
                 src += f32(self.elastic_alpha) * smooth
         out = bilinear(images.reshape(n, side, side), src_y, src_x)
         if self.thickness:
-            out = _thicken(out, rng.uniform(-self.thickness, self.thickness, n).astype(out.dtype))
+            out = _thicken(out, np.asarray(rng.uniform(-self.thickness, self.thickness, n)).astype(out.dtype))
         return out.reshape(n, d).astype(images.dtype, copy=False)
 
 

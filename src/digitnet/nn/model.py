@@ -109,10 +109,17 @@ class MLP:
         """Logits of shape (n_samples, n_classes) for ``x`` of shape (n_samples, n_inputs).
 
         ``x`` must already have the model's dtype. The result is a reused buffer:
-        valid until the next call with the same batch size.
+        valid until the next call with the same batch size. A Dense layer followed by an activation
+        leaves its bias to the activation, which adds it and applies itself in one pass.
         """
-        for layer in self.layers:
-            x = layer.forward(x, training=training, rng=rng)
+        bias = None
+        for layer, following in zip(self.layers, [*self.layers[1:], None]):
+            if bias is not None:  # the activation after a Dense layer: f(x + b)
+                x, bias = layer.forward(x, training=training, rng=rng, bias=bias), None
+            elif isinstance(layer, Dense) and isinstance(following, Activation):
+                x, bias = layer.forward(x, training=training, rng=rng, bias=False), layer.params["b"]
+            else:
+                x = layer.forward(x, training=training, rng=rng)
         return x
 
     def backward(self, dlogits: np.ndarray, *, accumulate: bool = False) -> None:
@@ -157,11 +164,13 @@ class MLP:
 
     def mean_logits(self, views: list[np.ndarray]) -> np.ndarray:
         """The network's logits on each view of the same rows (:meth:`views`), averaged, in a new array."""
-        total = None
+        total: np.ndarray | None = None
         for x in views:
             for layer in self.layers:
                 x = layer.apply(x)
             total = x if total is None else total + x
+        if total is None:
+            raise UsageError("mean_logits needs at least one view")
         return total if len(views) == 1 else total / len(views)
 
     def predict_proba(self, X: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:

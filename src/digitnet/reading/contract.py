@@ -103,7 +103,7 @@ class Reading:
             return f"not sure: {name(a)} or {name(b)}? ({_percent(self.confidence)} for {name(a)})"
         if self.reason == "unfamiliar" and classes is not None and tuple(map(str, classes)) != DIGITS:
             return "I don't recognise this as any of its classes"  # a model of clothes, letters...: not "a digit"
-        return REASON_WORDS[self.reason]
+        return REASON_WORDS[self.reason or "unfamiliar"]
 
 
 def _percent(p: float) -> str:

@@ -44,7 +44,7 @@ class Checkpointer:
             raise UsageError(f"checkpoints need keep >= 1 and every_steps >= 0, got keep={keep}, every_steps={every_steps}")
         self.directory, self.every_steps, self.keep = Path(directory), every_steps, keep
         self.metadata = metadata or {}
-        self._lock = _lock(self.directory)
+        self._lock: FileLock | None = _lock(self.directory)
 
     def close(self) -> None:
         """Let another run use the directory."""

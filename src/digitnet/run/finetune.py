@@ -14,6 +14,8 @@ digits (its recipe's split, never the test set) and evaluated on the test set fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import copy
 from dataclasses import dataclass
 
@@ -51,7 +53,7 @@ class FinetuneResult:
 
 
 def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epochs: int = 4, lr: float = 5e-4,
-             seed: int = 0, callbacks: list[Callback] = (), replay: int = REPLAY,
+             seed: int = 0, callbacks: Sequence[Callback] = (), replay: int = REPLAY,
              max_drop: float = MAX_VALIDATION_DROP) -> FinetuneResult:
     """A new model: ``model`` trained further on ``images`` (n, 28, 28) uint8 with ``labels``, replaying
     ``dataset``'s training split, then averaged back toward ``model`` (see the module). ``model`` itself is not
@@ -75,7 +77,7 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
     if augment.identity:  # a model trained without distortions: 30 samples still need them
         augment = LIGHT
     validation = (dataset.train.images[val_idx].reshape(len(val_idx), -1) / np.float32(255), dataset.train.labels[val_idx])
-    mixed = {}
+    mixed: dict[str, float] = {}
     outcome = fit_and_measure(
         tuned, Adam(lr), X, y, dataset, val_idx, after_fit=lambda m: mixed.update(weight=average_back(model, m, *validation,
                                                                                                        max_drop=max_drop)),

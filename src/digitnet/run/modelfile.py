@@ -166,7 +166,7 @@ def model_from(config, tensors: dict[str, np.ndarray], path: Path) -> MLP:
     deskew = config.get("deskew", "off")  # files written before deskewing existed do not say; true/false: on/off
     if not isinstance(deskew, bool) and deskew not in DESKEW:
         raise ModelFileError(f"{path}: deskew {deskew!r} is invalid (expected one of {', '.join(DESKEW)})")
-    expected = {}
+    expected: dict[str, tuple[int, ...]] = {}
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:]), 1):
         expected[f"W{i}"], expected[f"b{i}"] = (fan_in, fan_out), (fan_out,)
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))

@@ -7,6 +7,8 @@ validation split held out of the training set.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import os
 from dataclasses import dataclass, field
 
@@ -158,7 +160,7 @@ class TrainResult:
     metadata: dict = field(default_factory=dict)
 
 
-def train(config: TrainConfig, dataset, *, callbacks: list[Callback] = (), checkpoint_dir=None,
+def train(config: TrainConfig, dataset, *, callbacks: Sequence[Callback] = (), checkpoint_dir=None,
           checkpoint_every: int = 0, keep: int = 3, resume_from=None, recipe: str | None = None,
           extra_metadata: dict | None = None) -> TrainResult:
     """Train per ``config`` on ``dataset`` (from :func:`digitnet.data.datasets.load`), evaluate on its test split.

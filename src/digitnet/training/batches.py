@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Protocol
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -87,7 +87,9 @@ class MiniBatches:
         self.steps = self.epoch_plan.steps
         self.augment_seed = augment_seed
         self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
-        self.order, self.epoch, self._upcoming = None, 0, None
+        self.order: np.ndarray | None = None
+        self.epoch = 0
+        self._upcoming: Future | None = None
         self._prefetch = ThreadPoolExecutor(1, thread_name_prefix="digitnet-augment") if self.augment else None
 
     def start_epoch(self, epoch: int, rng: np.random.Generator, order: np.ndarray | None = None) -> None:

@@ -9,9 +9,11 @@ The library never prints: progress goes to callbacks, results to the :class:`His
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -102,7 +104,9 @@ class EarlyStopping(Callback):
             raise UsageError(f"patience must be >= 1, got {patience}")
         self.patience, self.monitor, self.min_delta, self.restore_best = patience, monitor, min_delta, restore_best
         self.sign = -1 if "acc" in monitor else 1  # minimise loss, maximise accuracy
-        self.best, self.best_epoch, self.best_params, self.wait = math.inf, None, None, 0
+        self.best, self.wait = math.inf, 0
+        self.best_epoch: int | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
 
     def on_epoch_end(self, state, record):
         if record is None or record.get(self.monitor) is None:
@@ -143,7 +147,7 @@ class Resume:
 @np.errstate(over="ignore", invalid="ignore")  # a diverging run is stopped with one clear error, not warnings
 def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int = 10,
         batch_size: int | None = 128, rng: np.random.Generator | None = None,
-        validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: list[Callback] = (),
+        validation: tuple[np.ndarray, np.ndarray] | None = None, callbacks: Sequence[Callback] = (),
         log_every: int = 1, label_smoothing: float = 0.0,
         batch_metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]] | None = None,
         checkpoint=None, resume: Resume | None = None, shuffle: bool = True,
@@ -187,8 +191,9 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     rng = np.random.default_rng(0) if rng is None else rng
     resume, decay = resume or Resume(epoch=0), getattr(optimizer, "weight_decay", 0.0)
     history = resume.history
+    views = None
     if validation is not None:  # read as model.logits reads pictures: its views, prepared once here
-        validation = (model.views(np.ascontiguousarray(validation[0], dtype=model.dtype)), np.asarray(validation[1]))
+        views = (model.views(np.ascontiguousarray(validation[0], dtype=model.dtype)), np.asarray(validation[1]))
     state = TrainState(model, optimizer, history, rng, epochs, batches.steps, batches.n, batches.batch_size,
                        batches.n_labelled, epoch=resume.epoch,
                        seconds=resume.seconds + time.perf_counter() - preparing)  # preparing the inputs counts
@@ -217,7 +222,7 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
                         epoch, i + 1, batches.order, totals, state.seconds + time.perf_counter() - started, history))
             state.seconds += time.perf_counter() - started
             check_finite_params(model, epoch, lr, decay)
-            record = _record(state, optimizer, lr, totals, validation) if logged else None
+            record = _record(state, optimizer, lr, totals, views) if logged else None
             if record is not None:
                 history.records.append(record)
             for cb in callbacks:
@@ -261,8 +266,13 @@ def _prepared(model, X, y):
         if f is None:
             part[...] = X
         else:
-            parallel.map_chunks(lambda rows, _, f=f: f(rows), X, np.random.default_rng(0), out=part)
+            parallel.map_chunks(functools.partial(_apply, f), X, np.random.default_rng(0), out=part)
     return out, (y if len(model.preparations) == 1 else np.tile(y, len(model.preparations)))
+
+
+def _apply(f: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``f(rows)``: a preparation, in the form :func:`digitnet.parallel.map_chunks` calls (the generator unused)."""
+    return f(rows)
 
 
 def _record(state: TrainState, optimizer: Optimizer, lr: float, totals: dict, validation) -> dict:

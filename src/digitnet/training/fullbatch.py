@@ -20,6 +20,7 @@ layers and the training loop see one more batch source with the same interface a
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
@@ -45,19 +46,19 @@ class FullBatch:
     """
 
     steps = 1  # per epoch
-    order = None  # the rows are never shuffled
+    order: np.ndarray | None = None  # the rows are never shuffled
 
     def __init__(self, model, X: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0, batch_metrics=None):
         self.model, self.n = model, len(X)
         self.batch_size = self.n
         self.n_labelled = int(np.count_nonzero(y >= 0))  # the rest are outliers (label -1)
         self.label_smoothing, self.batch_metrics = label_smoothing, batch_metrics or {}
-        chunks = [(rows, X[rows]) for rows in (slice(s, s + CHUNK_ROWS) for s in range(0, self.n, CHUNK_ROWS))]
+        chunks: list = [(rows, X[rows]) for rows in (slice(s, s + CHUNK_ROWS) for s in range(0, self.n, CHUNK_ROWS))]
         if self.n >= 4 * CHUNK_ROWS:
             blocked = BlockedRows(X, CHUNK_ROWS)
             if blocked.density < 0.7:  # worth it: both products of the first layer skip the zero columns
                 chunks, y = blocked.blocks, y[blocked.order]
-        chunks = [(x, y[rows]) for rows, x in chunks]
+        chunks = [(x, y[rows]) for rows, x in chunks]  # now (rows' inputs, their labels)
         bounds = np.linspace(0, len(chunks), min(GROUPS, len(chunks)) + 1).round().astype(int)
         self.groups = [chunks[a:b] for a, b in zip(bounds, bounds[1:])]
         self.replicas = [model] + [replica(model) for _ in self.groups[1:]]
@@ -82,12 +83,13 @@ class FullBatch:
         # Dropout draws from one generator per group, seeded from ``rng``: the same masks on any machine.
         rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=len(self.groups))] \
             if self.model.dropout else [rng] * len(self.groups)
-        tasks = [lambda g=g: self._group(self.replicas[g], self.groups[g], rngs[g], metrics) for g in range(len(self.groups))]
-        sums = parallel.run(tasks)
+        tasks = [functools.partial(self._group, self.replicas[g], self.groups[g], rngs[g], metrics)
+                 for g in range(len(self.groups))]
+        per_group: list[dict[str, float]] = parallel.run(tasks)
         for name, grad in self.model.grads.items():
             for replica in self.replicas[1:]:
                 grad += replica.grads[name]
-        return {key: sum(s[key] for s in sums) for key in sums[0]}
+        return {key: sum(s[key] for s in per_group) for key in per_group[0]}
 
     def _group(self, model, chunks, rng, metrics: bool) -> dict[str, float]:
         sums = dict.fromkeys(("loss", *(("correct", *self.batch_metrics) if metrics else ())), 0.0)

@@ -84,11 +84,12 @@ def to_onnx(model, *, dtype: str | None = None):
     ``dtype``: ``"float32"`` or ``"float64"`` for the graph's numbers (default: the model's own).
     """
     onnx, helper, numpy_helper = _require_onnx()
-    dtype = np.dtype(dtype or model.dtype)
-    if dtype not in (np.float32, np.float64):
-        raise UsageError(f"ONNX dtype must be float32 or float64, got {dtype}")
-    elem = helper.np_dtype_to_tensor_dtype(dtype)
-    nodes, initializers = [], []
+    number = np.dtype(dtype or model.dtype)
+    if number not in (np.float32, np.float64):
+        raise UsageError(f"ONNX dtype must be float32 or float64, got {number}")
+    elem = helper.np_dtype_to_tensor_dtype(number)
+    nodes: list = []
+    initializers: list = []
     x = "pixels"
     if model.deskew != "off":
         x = _deskew_nodes(helper, numpy_helper, int(round(model.sizes[0] ** 0.5)), elem, nodes, initializers)
@@ -98,8 +99,8 @@ def to_onnx(model, *, dtype: str | None = None):
     last = len(model.dense)
     for i, layer in enumerate(model.dense, 1):
         W, b = f"W{i}", f"b{i}"
-        initializers += [numpy_helper.from_array(np.ascontiguousarray(layer.params["W"], dtype), W),
-                         numpy_helper.from_array(np.ascontiguousarray(layer.params["b"], dtype), b)]
+        initializers += [numpy_helper.from_array(np.ascontiguousarray(layer.params["W"], number), W),
+                         numpy_helper.from_array(np.ascontiguousarray(layer.params["b"], number), b)]
         z = "logits" if i == last and model.deskew != "both" else f"z{i}"
         nodes.append(helper.make_node("Gemm", [x, W, b], [z], name=f"dense{i}"))
         if i < last:
@@ -110,7 +111,7 @@ def to_onnx(model, *, dtype: str | None = None):
         nodes.append(helper.make_node("Reshape", [f"z{last}", "views_shape"], ["view_logits"], name="split_views"))
         nodes.append(helper.make_node("ReduceMean", ["view_logits"], ["logits"], axes=[0], keepdims=0,
                                       name="mean_of_views"))
-    initializers.append(numpy_helper.from_array(np.array(temperature(model), dtype), "temperature"))
+    initializers.append(numpy_helper.from_array(np.array(temperature(model), number), "temperature"))
     nodes.append(helper.make_node("Div", ["logits", "temperature"], ["calibrated_logits"], name="temperature"))
     nodes.append(helper.make_node("Softmax", ["calibrated_logits"], ["probabilities"], axis=1))
     nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0))
