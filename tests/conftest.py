@@ -38,6 +38,18 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def kernel_path(request, monkeypatch):
+    """The test runs twice: on the compiled kernels (digitnet.nn.kernels) and on the NumPy reference
+    (DIGITNET_KERNELS=numpy). Without numba, the first is skipped and says why."""
+    from digitnet import compiled
+
+    monkeypatch.setenv("DIGITNET_KERNELS", request.param)
+    if request.param == "numba" and compiled.numba() is None:
+        pytest.skip(compiled.status())
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def default_model(mnist):
     """The default recipe's model, trained once per session (about 98.5% on MNIST, calibrated, with refusals)."""

@@ -18,6 +18,10 @@ from digitnet.run.recipes import TrainConfig, build, train
 ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]
 
 
+def kernels_env(path: str) -> dict:
+    return {**os.environ, "DIGITNET_KERNELS": path}
+
+
 def digitnet(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "digitnet", *map(str, args)], capture_output=True, text=True, **kwargs)
 
@@ -30,14 +34,17 @@ def reference(tmp_path_factory):
     return load_model(out)
 
 
-@pytest.mark.parametrize("target_step, delay", [(37, 0.0), (700, 0.013), (1400, 0.031)])
-def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, target_step, delay):
+@pytest.mark.parametrize("target_step, delay, killed_path, resumed_path",
+                         [(37, 0.0, "numba", "numpy"), (700, 0.013, "numpy", "numba"), (1400, 0.031, "numba", "numba")])
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, target_step, delay, killed_path,
+                                                            resumed_path):
     """Killed just after the checkpoint at step 37, and a little after those at steps 700 and 1400
-    (of 1,688; mid-step or mid-write), then resumed."""
+    (of 1,688; mid-step or mid-write), then resumed; the two parts on either path of the math (the compiled
+    kernels or the NumPy reference, DIGITNET_KERNELS), against a reference trained on the default one."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "run.safetensors"
     proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--checkpoint-dir", str(ckpt),
                              "--checkpoint-every", "37", "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=kernels_env(killed_path))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         found = checkpoints(ckpt)
@@ -50,7 +57,7 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference,
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not out.exists()
     killed_at = read(checkpoints(ckpt)[-1])[2]
-    resumed = digitnet("train", "--resume", ckpt)
+    resumed = digitnet("train", "--resume", ckpt, env=kernels_env(resumed_path))
     assert resumed.returncode == 0, resumed.stderr
     model = load_model(out)
     for name, value in reference.params.items():

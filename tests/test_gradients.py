@@ -6,6 +6,8 @@ import pytest
 from digitnet import MLP, softmax_cross_entropy
 from digitnet.nn.layers import ACTIVATIONS, Activation, Dense
 
+pytestmark = pytest.mark.usefixtures("kernel_path")  # every test on both paths of the math
+
 
 def numeric_grad(f, x, eps=1e-6):
     """∂f/∂x by central differences, one element at a time."""
@@ -56,7 +58,7 @@ def test_dense_gradients(rng):
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_fused_loss_gradient(smoothing, rng):
-    logits = rng.normal(size=(8, 10)) * 3
+    logits = np.ascontiguousarray(rng.normal(size=(10, 8)) * 3).T  # as a Dense layer leaves it: the compiled loss's input
     labels = rng.integers(0, 10, size=8)
 
     def f():
@@ -69,7 +71,7 @@ def test_fused_loss_gradient(smoothing, rng):
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_outlier_rows_have_a_uniform_target(smoothing, rng):
     """Label -1 (outlier exposure): loss = cross-entropy to uniform, gradient (p - 1/K)/n; other rows unchanged."""
-    logits = rng.normal(size=(8, 10)) * 3
+    logits = np.ascontiguousarray(rng.normal(size=(10, 8)) * 3).T
     labels = rng.integers(0, 10, size=8)
     labels[[1, 5]] = -1
 

@@ -8,6 +8,8 @@ import pytest
 from digitnet import SGD, Adam, AdamW
 from digitnet.nn.schedules import Constant, Cosine, OneCycle, Step
 
+pytestmark = pytest.mark.usefixtures("kernel_path")  # every test on both paths of the math
+
 
 def run(optimizer, grads, p0):
     p = {"W1": p0.copy()}

@@ -119,7 +119,7 @@ def test_fit_reads_in_one_screen():
 
 #: the strata, bottom up: a module may import its own stratum and those below, never one above
 STRATA = ("", "data", "nn", "reading", "synthetic", "training", "run", "app")
-LEAVES = {"errors", "paths", "fileio", "parallel", "version", "machine"}  # the shared modules at the top of the tree
+LEAVES = {"errors", "paths", "fileio", "parallel", "version", "machine", "compiled"}  # the shared modules at the top of the tree
 FACADES = {"digitnet", "digitnet.__main__", "digitnet.sklearn"}  # the public names: they may import anything
 
 

@@ -23,7 +23,7 @@ Cost after iteration 130: 0.055412 Accuracy: 85.630000
 Cost after iteration 140: 0.054397 Accuracy: 85.903333""".splitlines()
 
 
-def test_seed_recipe_reproduces_all_15_published_lines(mnist):
+def test_seed_recipe_reproduces_all_15_published_lines(mnist, kernel_path):
     result = train(RECIPES["seed"], mnist)
     lines = ["Cost after iteration %i: %f Accuracy: %f" % (r["epoch"], r["cost"], r["accuracy"] * 100)
              for r in result.history.records]

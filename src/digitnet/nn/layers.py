@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UsageError
+from . import kernels
 
 
 class Buffers:
@@ -89,11 +90,13 @@ class Dense:
         self._buffers = Buffers()
         self._x = None
 
-    def forward(self, x: np.ndarray, *, training: bool = False, rng=None) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, training: bool = False, rng=None, bias: bool = True) -> np.ndarray:
+        """Y = X W + b; without ``bias``, X W (an :class:`Activation` after it adds b, fused with its function)."""
         W, b = self.params["W"], self.params["b"]
         self._x = x
         yT = input_product(x, W.T, self._buffers.get("y", (W.shape[1], x.shape[0]), W.dtype))
-        yT += b[:, None]
+        if bias:
+            yT += b[:, None]
         return yT.T
 
     def apply(self, x: np.ndarray) -> np.ndarray:
@@ -212,20 +215,33 @@ def check_activation(name: str) -> str:
 
 
 class Activation:
-    """An elementwise nonlinearity, applied in place: A = f(Z);  dZ = dA * f'(Z)."""
+    """An elementwise nonlinearity, applied in place: A = f(Z);  dZ = dA * f'(Z).
+
+    Both directions first offer the work to a fused compiled kernel (:mod:`digitnet.nn.kernels`: the same
+    result in one pass), and run the NumPy functions above when it declines.
+    """
 
     def __init__(self, name: str):
         self.name = check_activation(name)
         self._f, self._backward = ACTIVATIONS[name].forward, ACTIVATIONS[name].backward
         self.params, self.grads = {}, {}
-        self._y = None
+        self._y: np.ndarray | None = None
 
-    def forward(self, x: np.ndarray, *, training: bool = False, rng=None) -> np.ndarray:
-        self._y = self._f(x)
-        return self._y
+    def forward(self, x: np.ndarray, *, training: bool = False, rng=None, bias: np.ndarray | None = None) -> np.ndarray:
+        """f(x), in place; with ``bias`` (left out by the :class:`Dense` layer before), f(x + bias)."""
+        if bias is None or not kernels.bias_activation(self.name, x, bias, LEAKY_SLOPE):
+            if bias is not None:
+                x += bias
+            x = self._f(x)
+        self._y = x
+        return x
 
     def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray:
-        self._backward(dy, self._y)
+        y = self._y
+        if y is None:
+            raise UsageError("backward before forward")
+        if not kernels.activation_backward(self.name, dy, y, LEAKY_SLOPE):
+            self._backward(dy, y)
         return dy
 
     def apply(self, x: np.ndarray) -> np.ndarray:
