@@ -1,8 +1,9 @@
 """The page in a real browser: headless Chromium (Debian's) driven by Playwright, real mouse strokes."""
 
+import itertools
 import math
-import re
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from drawings import TEMPLATES, place
 
 CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -46,11 +49,18 @@ def start_server(model, home) -> tuple[subprocess.Popen, str]:
 
 
 @pytest.fixture(scope="module")
-def server(served_model, tmp_path_factory):
-    proc, url = start_server(served_model, tmp_path_factory.mktemp("server-home"))
-    yield url
+def served(served_model, tmp_path_factory):
+    """The module's server: its URL and its DIGITNET_HOME."""
+    home = tmp_path_factory.mktemp("server-home")
+    proc, url = start_server(served_model, home)
+    yield url, home
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +79,7 @@ def page(server, tmp_path_factory):
 def strokes(page, drawing):
     """Several strokes, each a list of points in the unit square of the pad; a single point is a tap."""
     box = page.locator("#pad").bounding_box()
-    to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
+    to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])
     for points in drawing:
         page.mouse.move(*to_screen(*points[0]))
         page.mouse.down()
@@ -83,6 +93,21 @@ def strokes(page, drawing):
 def stroke(page, points):
     """One stroke through ``points`` (in the unit square of the pad); a single point is a tap."""
     strokes(page, [points])
+
+
+def touch_stroke(page, points, steps=4):
+    """One stroke of a finger through ``points`` (the unit square of the pad), as touch events
+    (the page sees pointer events of pointerType "touch"); the pad's position is taken once, at the start."""
+    box = page.locator("#pad").bounding_box()
+    at = lambda x, y: [{"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}]
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*points[0])})
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        for k in range(1, steps + 1):
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                                  "touchPoints": at(x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps)})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
 
 
 def test_draw_a_one(page):
@@ -161,7 +186,9 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
     static.goto((folder / "index.html").as_uri())
     expect(static.locator("#model-card")).to_contain_text("784–256–256–10")
     expect(static.locator("#random")).to_be_hidden()  # no test images without a server
-    compared = []
+    expect(static.locator("#teach")).to_be_hidden()  # nor corrections
+    expect(static.locator("#api")).to_be_hidden()  # nor an API
+    compared, said = [], {}
     for name, drawing in drawings():
         readings = []
         for tab in (served, static):
@@ -169,6 +196,8 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
             tab.evaluate("window.lastReading = null")
             strokes(tab, drawing)
             readings.append(settled_reading(tab, quiet=1.0 if tab is served else 0.3))
+            if readings[-1]["reason"]:  # each reason in its own words, on both pages
+                said.setdefault(readings[-1]["reason"], set()).add(tab.locator("#message").inner_text())
         a, b = readings
         gap = np.abs(np.asarray(a["image"]) - np.asarray(b["image"])).max()
         assert gap <= 1 / 255, f"{name}: the 28x28 images differ by {gap * 255:.2f}/255"
@@ -179,6 +208,10 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
     static.context.close()
     assert len(compared) >= 30
     assert {v for _, v in compared} >= {"digit", "not_a_digit"}  # both kinds of answer were compared
+    from digitnet.reading.contract import REASON_WORDS
+
+    assert set(said) >= {"too_small", "several_marks", "not_digit_like", "unfamiliar"}
+    assert said == {reason: {REASON_WORDS[reason][0].upper() + REASON_WORDS[reason][1:] + "."} for reason in said}
     root = folder.as_uri() + "/"
     outside = [url for url in requests if not url.startswith(root)]
     assert not outside, f"the static page asked for {outside}"
@@ -188,17 +221,33 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
 # --- the page as a product: defects found by trying it, live reading ---
 
 @pytest.fixture
-def tab(page):
-    """A fresh tab on the served page (CSP bypassed so tests can poll page state)."""
-    context = page.context.browser.new_context(bypass_csp=True, viewport={"width": 1100, "height": 900})
-    tab = context.new_page()
-    errors = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(page.url)
-    expect(tab.locator("#model-card")).to_contain_text("784–256–256–10")
-    yield tab
-    context.close()
+def open_tab(page):
+    """Opens fresh tabs on the served page (CSP bypassed so tests can poll page state), each in its own
+    browser context (``width``, ``height``, and Playwright's context options such as ``has_touch``).
+    At the end: no uncaught error, and nothing the page wrote to the console as a warning or an error."""
+    contexts, errors, console = [], [], []
+
+    def open_tab(width=1100, height=900, url=None, **options):
+        context = page.context.browser.new_context(bypass_csp=True, viewport={"width": width, "height": height}, **options)
+        contexts.append(context)
+        tab = context.new_page()
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
+        tab.goto(url or page.url)
+        expect(tab.locator("#model-card")).to_contain_text("784–256–256–10")
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+    assert not console, f"the page's console: {console}"
+
+
+@pytest.fixture
+def tab(open_tab):
+    """A fresh tab on the served page, 1100 x 900."""
+    return open_tab()
 
 
 def test_undo_while_a_test_digit_is_shown_takes_it_away(tab):
@@ -241,7 +290,8 @@ def test_clear_right_after_lifting_the_pen_leaves_no_old_prediction(tab):
 def test_confident_percentages_fit_their_column(tab):
     stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
     expect(tab.locator("#bars li.top .pct")).to_have_text("> 99.9%", timeout=10_000)
-    widths = tab.evaluate("() => [...document.querySelectorAll('#bars .pct')].map(e => [e.textContent, e.scrollWidth, e.clientWidth])")
+    widths = tab.evaluate("() => [...document.querySelectorAll('#bars .pct')]"
+                          ".map(e => [e.textContent, e.scrollWidth, e.clientWidth])")
     assert all(scroll <= width for _, scroll, width in widths), widths
 
 
@@ -327,7 +377,7 @@ def test_phone_keeps_the_verdict_and_top_three_in_view_while_drawing(tab):
     expect(tab.locator("#sticky-verdict")).to_have_text("1", timeout=10_000)  # read while the pen is down
     sticky = tab.locator("#sticky").bounding_box()
     assert sticky["y"] >= 0 and sticky["y"] + sticky["height"] <= 844  # on screen
-    assert len(tab.locator("#sticky-top").inner_text().split("·")) == 3
+    expect(tab.locator("#sticky-detail")).to_have_text(re.compile(r"^· \d{1,3}%$"))  # how sure, in few words
     tab.mouse.up()
     buttons = [tab.locator(f"#{b}").bounding_box() for b in ("undo", "clear", "random", "upload")]
     assert all(b["height"] >= 44 for b in buttons), buttons
@@ -400,3 +450,195 @@ def test_correct_fine_tune_and_switch_to_the_personal_model(tab):
     tab.click("#use")
     expect(tab.locator("#teach-status")).to_have_text("Reading with the original model.")
     expect(tab.locator("#model-card")).not_to_contain_text("your personal model")
+
+
+# --- the page at the widths people use, corrections tied to what was read, dark mode ---
+
+ONE = [(0.52, 0.15 + 0.07 * i) for i in range(11)]
+FIVE = place(TEMPLATES["5"], 0.1, 0.1, 0.8)[0]  # one stroke
+THREE = place(TEMPLATES["3"], 0.1, 0.1, 0.8)[0]
+WATCH_PAD = """() => { const pad = document.getElementById('pad'); window.padWidths = [];
+    new ResizeObserver(() => window.padWidths.push(pad.getBoundingClientRect().width)).observe(pad); }"""
+CORRECTIONS = "#digits button, #right"
+
+
+def sticking_out(tab) -> list:
+    """What sticks out: a page wider than its window, a button's words wider than the button, a button outside its panel."""
+    return tab.evaluate("""() => {
+        const out = [], root = document.documentElement;
+        if (root.scrollWidth > innerWidth) out.push(`the page is ${root.scrollWidth} px wide in a window of ${innerWidth}`);
+        for (const b of document.querySelectorAll('button')) {
+          if (!b.offsetParent) continue;
+          const r = b.getBoundingClientRect(), panel = b.closest('.panel').getBoundingClientRect(), name = b.id || b.textContent;
+          if (b.scrollWidth > b.clientWidth) out.push(`${name}: ${b.scrollWidth} px of words in ${b.clientWidth}`);
+          if (r.left < panel.left || r.right > panel.right) out.push(`${name} sticks out of its panel`);
+        }
+        return out; }""")
+
+
+@pytest.mark.parametrize("width, height, finger", [(721, 900, False), (800, 1000, False), (810, 1080, True)],
+                         ids=["721-mouse", "800-mouse", "810-touch"])
+def test_first_drawing_at_tablet_widths_keeps_the_pad_still_and_reads_right(open_tab, width, height, finger):
+    """A fresh page, a 5 in one stroke: the first reading changes nothing in the layout (the pad kept its size
+    mid-stroke before), nothing sticks out, and the 5 is read as a 5."""
+    tab = open_tab(width, height, has_touch=finger)
+    tab.evaluate(WATCH_PAD)
+    width_before = tab.locator("#pad").bounding_box()["width"]
+    (touch_stroke if finger else stroke)(tab, FIVE)
+    reading = settled_reading(tab, quiet=1.0)
+    assert {round(w) for w in tab.evaluate("window.padWidths")} == {round(width_before)}
+    assert sticking_out(tab) == []
+    assert (reading["verdict"], reading["label_name"]) == ("digit", "5")
+
+
+@pytest.mark.parametrize("width", [1100, 1280])
+def test_right_stands_apart_from_wrong_it_was_and_fits(open_tab, width):
+    tab = open_tab(width, 900)
+    expect(tab.locator("#right")).to_be_disabled()  # nothing read yet
+    stroke(tab, ONE)
+    expect(tab.locator("#right")).to_have_text("Right, it's a 1", timeout=10_000)
+    expect(tab.locator("#right")).to_be_enabled()
+    assert tab.locator("#digits #right").count() == 0  # not one of the answers to "Wrong? It was…"
+    assert tab.locator("#digits button").count() == 10
+    assert sticking_out(tab) == []
+
+
+def test_phone_says_the_verdict_plainly_and_keeps_the_corrections_near_the_pad(open_tab):
+    tab = open_tab(390, 844, has_touch=True, is_mobile=True)
+    expect(tab.locator(".hint")).not_to_contain_text("Ctrl+Z", use_inner_text=True)  # a finger has no keyboard at hand
+    tab.evaluate(WATCH_PAD)
+    width_before = tab.locator("#pad").bounding_box()["width"]
+    touch_stroke(tab, ONE)
+    expect(tab.locator("#sticky")).to_have_text(re.compile(r"^1\s*· \d{1,3}%$"), timeout=10_000)  # "1 · 100%"
+    expect(tab.locator("#right")).to_be_enabled()
+    assert {round(w) for w in tab.evaluate("window.padWidths")} == {round(width_before)}
+    assert sticking_out(tab) == []
+    pad, row = tab.locator("#pad").bounding_box(), tab.locator("#digits").bounding_box()
+    assert pad["y"] < row["y"] and row["y"] + row["height"] <= 844  # under the pad, on the first screen
+    tab.screenshot(path=str(ARTIFACTS / "phone-corrections.png"), full_page=True)
+
+
+def test_corrections_keep_the_drawing_that_was_read_and_nothing_after_clear(open_tab, served):
+    """Draw, Esc, "It was 5" kept the cleared drawing before. Now the answers wait for a reading of the drawing
+    as it is (not mid-stroke, not after Clear or Undo, not a test digit), and keep that reading's image."""
+    url, home = served
+    kept = lambda: httpx.get(f"{url}/api/corrections").json()["count"]
+    tab = open_tab()
+    corrections = tab.locator(CORRECTIONS)
+    assert corrections.count() == 11
+    for k in range(11):
+        expect(corrections.nth(k)).to_be_disabled()  # nothing read yet
+    stroke(tab, ONE)
+    expect(tab.locator("[aria-label='It was 5']")).to_be_enabled(timeout=10_000)
+    tab.keyboard.press("Escape")
+    before = kept()
+    for k in range(11):
+        expect(corrections.nth(k)).to_be_disabled()
+    tab.locator("[aria-label='It was 5']").click(force=True)  # a click on a disabled button
+    time.sleep(0.5)
+    assert kept() == before
+    expect(tab.locator("#teach-status")).to_have_text("")
+
+    box = tab.locator("#pad").bounding_box()  # mid-stroke: a reading comes, the answers still wait
+    tab.evaluate("window.readingCount = 0")
+    tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + 0.15 * box["height"])
+    tab.mouse.down()
+    for i in range(1, 11):
+        tab.mouse.move(box["x"] + 0.52 * box["width"], box["y"] + (0.15 + 0.07 * i) * box["height"], steps=2)
+        time.sleep(0.03)
+    tab.wait_for_function("window.readingCount > 0", timeout=10_000)
+    expect(tab.locator("[aria-label='It was 7']")).to_be_disabled()
+    tab.mouse.up()
+    reading = settled_reading(tab, quiet=1.0)
+    tab.click("[aria-label='It was 7']")
+    expect(tab.locator("#teach-status")).to_have_text(f"Kept as a 7. Your set holds {before + 1} digits.")
+    from digitnet.run import personal
+
+    images, labels = personal.load(home / "personal")
+    shown = np.asarray(reading["image"]).reshape(28, 28) * 255
+    assert labels[-1] == 7 and np.abs(images[-1].astype(float) - shown).max() <= 1  # the image that was read
+
+    tab.click("#undo")  # nothing left to correct
+    expect(tab.locator("[aria-label='It was 7']")).to_be_disabled()
+    tab.click("#random")  # MNIST's handwriting is not the user's
+    expect(tab.locator("#label")).to_contain_text("true label", timeout=10_000)
+    expect(tab.locator("#prediction")).not_to_have_text("?")
+    time.sleep(0.3)
+    for k in range(11):
+        expect(corrections.nth(k)).to_be_disabled()
+    expect(tab.locator("#teach-help")).to_contain_text("not yours")
+    assert kept() == before + 1
+
+
+def test_a_dot_is_previewed_at_the_size_it_was_drawn(tab):
+    stroke(tab, [(0.5, 0.5)])  # a tap: the reader enlarges such ink to fill its frame (a large white disc)
+    expect(tab.locator("#message")).to_have_text("Too small to read: draw it bigger.", timeout=10_000)
+    lit = tab.evaluate("""() => { const d = document.getElementById('preview').getContext('2d').getImageData(0, 0, 28, 28).data;
+                              let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 127) n++; return n; }""")
+    assert 0 < lit <= 9, f"{lit} of 784 pixels lit for a tap"
+
+
+def test_drawing_writes_nothing_to_the_console(tab):
+    messages = []
+    tab.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    for _ in range(2):
+        stroke(tab, FIVE)
+        expect(tab.locator("#prediction")).to_have_text("5", timeout=10_000)
+        tab.click("#clear")
+    assert messages == []  # e.g. Canvas2D's "Multiple readback operations ... willReadFrequently"
+
+
+def test_learn_with_too_few_digits_says_so_on_the_page(open_tab, served_model, tmp_path):
+    """Fine-tuning needs 10 digits: with 1, Learn says so on the page without asking the server
+    (which answers 422, and the browser logs the refusal in the console as an error)."""
+    proc, url = start_server(served_model, tmp_path / "home")
+    try:
+        tab = open_tab(url=url)
+        requests, messages = [], []
+        tab.on("request", lambda r: requests.append((r.method, r.url)))
+        tab.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        stroke(tab, ONE)
+        expect(tab.locator("#right")).to_be_enabled(timeout=10_000)
+        tab.click("#right")
+        expect(tab.locator("#teach-status")).to_have_text("Kept as a 1. Your set holds 1 digit.")
+        tab.click("#learn")
+        expect(tab.locator("#teach-status")).to_contain_text("needs at least 10 digits you confirmed or corrected; "
+                                                               "your set holds 1")
+        time.sleep(0.5)
+        assert ("POST", f"{url}/api/finetune") not in requests
+        assert messages == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_page_links_to_the_api_documentation(tab, server):
+    tab.get_by_role("link", name="The API and its documentation").click()
+    expect(tab).to_have_url(f"{server}/docs")
+    expect(tab.locator("#swagger-ui")).to_contain_text("/api/predict", timeout=15_000)
+
+
+def test_dark_mode_draws_light_ink_on_a_dark_pad_and_reads_the_same(open_tab):
+    """Dark mode: light ink on a dark pad (not a white square); the reader judges polarity by the border,
+    so the same stroke reads the same in both schemes."""
+    tab = open_tab(color_scheme="dark")
+    pixel = "([x, y]) => [...document.getElementById('pad').getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)]"
+    on_the_stroke = [round(THREE[0][0] * 280), round(THREE[0][1] * 280)]
+    readings = {}
+    for scheme in ("dark", "light"):
+        tab.emulate_media(color_scheme=scheme)
+        tab.click("#clear")
+        stroke(tab, THREE)
+        readings[scheme] = settled_reading(tab, quiet=1.0)
+        paper, ink = tab.evaluate(pixel, [3, 3]), tab.evaluate(pixel, on_the_stroke)
+        if scheme == "dark":
+            assert max(paper) < 40 and min(ink) > 200, (paper, ink)
+            tab.emulate_media(color_scheme="light")  # the drawing on the pad is recoloured at once
+            assert min(tab.evaluate(pixel, [3, 3])) > 240 and max(tab.evaluate(pixel, on_the_stroke)) < 40
+        else:
+            assert min(paper) > 240 and max(ink) < 40, (paper, ink)
+    dark, light = readings["dark"], readings["light"]
+    gap = np.abs(np.asarray(dark["image"]) - np.asarray(light["image"])).max()
+    assert gap <= 2 / 255, f"the 28x28 images differ by {gap * 255:.2f}/255"
+    assert (dark["verdict"], dark["label_name"]) == (light["verdict"], light["label_name"]) == ("digit", "3")
+    assert np.abs(np.asarray(dark["probabilities"]) - np.asarray(light["probabilities"])).max() < 1e-3

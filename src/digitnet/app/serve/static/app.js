@@ -2,7 +2,7 @@
 "use strict";
 
 const pad = document.getElementById("pad");
-const ctx = pad.getContext("2d");
+const ctx = pad.getContext("2d", { willReadFrequently: true });  // every reading reads the pad's pixels back
 const preview = document.getElementById("preview");
 const pctx = preview.getContext("2d");
 const $ = (id) => document.getElementById(id);
@@ -12,29 +12,48 @@ let current = null;      // the stroke being drawn
 let sample = null;       // a test image being shown: {pixels, label_name}
 let picture = null;      // an uploaded picture being shown (an ImageBitmap)
 let request = 0;         // answers to older requests are ignored
+let drawing = 0;         // the drawing's version: every change (a point, Undo, Clear, an upload, a test digit) adds one
+let shown = null;        // the reading shown last and the version of the drawing it read: {data, drawing}
 // Written by `digitnet export --web`: the model runs in this page (digitnet.js), no server needed.
 const local = window.DIGITNET_MODEL ? window.Digitnet.loadModel(window.DIGITNET_MODEL) : null;
 
 function lineWidth() { return pad.width / 13; }
 
+// The pad's paper and pen: the page's --paper and --pen (in dark mode light ink on a dark pad, which reads
+// the same: the reader judges polarity by the border). A picture brings its own paper: white, with dark ink.
+function colours() {
+  if (picture) return { paper: "#fff", pen: "#111" };
+  const style = getComputedStyle(pad);
+  return { paper: style.getPropertyValue("--paper").trim() || "#fff", pen: style.getPropertyValue("--pen").trim() || "#111" };
+}
+
+function rgb(colour) {    // [r, g, b] of a CSS colour (the canvas writes it back as #rrggbb)
+  ctx.fillStyle = "#000";
+  ctx.fillStyle = colour;
+  const hex = ctx.fillStyle;
+  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+}
+
 function redraw() {
-  ctx.fillStyle = "#fff";
+  const { paper, pen } = colours();
+  ctx.fillStyle = paper;
   ctx.fillRect(0, 0, pad.width, pad.height);
-  if (sample) {           // show the test digit as dark ink on paper, like a drawing
-    const img = ctx.createImageData(28, 28);
-    sample.pixels.forEach((v, i) => { const g = 255 - Math.round(v * 255); img.data.set([g, g, g, 255], i * 4); });
+  if (sample) {           // show the test digit as ink on paper, like a drawing
+    const img = ctx.createImageData(28, 28), [r, g, b] = rgb(pen);
+    sample.pixels.forEach((v, i) => img.data.set([r, g, b, Math.round(v * 255)], i * 4));
     const tmp = document.createElement("canvas");
     tmp.width = tmp.height = 28;
     tmp.getContext("2d").putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(tmp, 0, 0, pad.width, pad.height);
+    ctx.imageSmoothingEnabled = true;
   }
   if (picture) {          // fitted into the pad, on white paper
     const scale = Math.min(pad.width / picture.width, pad.height / picture.height);
     const w = picture.width * scale, h = picture.height * scale;
     ctx.drawImage(picture, (pad.width - w) / 2, (pad.height - h) / 2, w, h);
   }
-  ctx.strokeStyle = "#111";
+  ctx.strokeStyle = pen;
   ctx.lineWidth = lineWidth();
   ctx.lineCap = ctx.lineJoin = "round";
   for (const s of strokes) {
@@ -57,18 +76,23 @@ pad.addEventListener("pointerdown", (e) => {
   if (sample) { sample = null; $("label").textContent = ""; }
   current = [point(e)];
   strokes.push(current);
+  changed();
   redraw();
   live(e.timeStamp);
 });
 pad.addEventListener("pointermove", (e) => {
   if (!current) return;
   for (const ev of (e.getCoalescedEvents ? e.getCoalescedEvents() : [e])) current.push(point(ev));
+  changed();
   redraw();
   live(e.timeStamp);
 });
 for (const type of ["pointerup", "pointercancel"]) {
   pad.addEventListener(type, (e) => { if (current) { current = null; predictDrawing(e.timeStamp, true); } });
 }
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => redraw());  // the same drawing, recoloured
+
+function changed() { drawing++; teachState(); }  // readings of the drawing as it was can no longer be corrected
 
 // Live: while the pen moves, read the drawing about every LIVE_MS, one request at a time; the pen
 // lifting always reads the final drawing. Answers to a drawing that has since changed by Clear or
@@ -83,8 +107,8 @@ function live(when) {
 function predictDrawing(when = performance.now(), final = true) {
   if (!strokes.length && !picture) { showEmpty(); return; }
   lastSent = when;
-  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad)), when, final); return; }
-  send({ headers: { "Content-Type": "image/bmp" }, body: greyBMP(pad) }, when, final);
+  if (local) { request++; show(window.Digitnet.read(local, window.Digitnet.greyFromCanvas(pad)), when, final, drawing); return; }
+  send({ headers: { "Content-Type": "image/bmp" }, body: greyBMP(pad) }, when, final, drawing);
 }
 
 // The canvas as an 8-bit greyscale BMP, encoded at once (toBlob's PNG can wait for idle time).
@@ -108,7 +132,8 @@ function greyBMP(canvas) {
   return bytes;
 }
 
-async function send(init, when, final = true) {
+// version: the drawing's version when it was read (a correction stores the reading of the drawing as it is now).
+async function send(init, when, final = true, version = drawing) {
   const id = ++request;
   inFlight = id;
   try {
@@ -116,7 +141,7 @@ async function send(init, when, final = true) {
     const data = await response.json();
     if (id !== request) return;     // the drawing changed since (Clear, Undo, a newer request)
     if (!response.ok) { showMessage(data.detail || `error ${response.status}`); return; }
-    show(data, when, final);
+    show(data, when, final, version);
   } catch (err) {
     if (id === request) showMessage("The server did not answer: is digitnet serve still running?");
   } finally {
@@ -137,11 +162,15 @@ function showEmpty() {
   pctx.clearRect(0, 0, 28, 28);
   renderBars(null);
   $("sticky-verdict").textContent = "?";
-  $("sticky-top").textContent = "";
+  $("sticky-detail").textContent = "";
+  shown = null;
+  teachState();
   showMessage("Draw a digit first.", true);
 }
 
-function show(data, when, final = true) {
+const brief = (p) => (p > 0.999 ? "100%" : `${Math.min(99, Math.round(p * 100))}%`);  // the sticky bar's percentages
+
+function show(data, when, final = true, version = drawing) {
   window.lastReading = data;  // what the page shows, for tests and the curious
   window.readingCount = (window.readingCount || 0) + 1;
   if (when !== undefined) (window.latencies = window.latencies || []).push(performance.now() - when);
@@ -151,14 +180,14 @@ function show(data, when, final = true) {
     : data.verdict === "unsure" ? data.candidates.map((k) => data.classes[k]).join(" or ") + "?" : "–";
   $("confidence").textContent = digit ? (data.confidence > 0.999 ? "> 99.9% sure" : `${(data.confidence * 100).toFixed(1)}% sure`)
     : data.message;
-  const img = pctx.createImageData(28, 28);
-  data.image.forEach((v, i) => { const g = Math.round(v * 255); img.data.set([g, g, g, 255], i * 4); });
-  pctx.putImageData(img, 0, 0);
+  drawPreview(data.reason === "too_small" && !sample ? asDrawn() : data.image);
   renderBars(data);
-  const top3 = data.probabilities.map((p, k) => [p, k]).sort((a, b) => b[0] - a[0]).slice(0, 3);
+  // The phone's sticky bar: the verdict and how sure, "3 · 97%", "3 or 8? · 55% / 40%", "– · too small to read..."
   $("sticky-verdict").textContent = $("prediction").textContent;
-  $("sticky-top").textContent = top3.map(([p, k]) => `${data.classes[k]} ${(p * 100).toFixed(0)}%`).join(" · ");
-  if (!local) { shown = data; $("teach").hidden = false; $("right").disabled = data.verdict !== "digit"; }
+  $("sticky-detail").textContent = "· " + (digit ? brief(data.confidence)
+    : data.verdict === "unsure" ? data.candidates.map((k) => brief(data.probabilities[k])).join(" / ") : data.message);
+  shown = { data, drawing: version };
+  teachState();
   if (final) $("announce").textContent = digit ? `Reads ${data.label_name}, ${$("confidence").textContent}.`
     : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".";
   if (sample) {
@@ -167,6 +196,25 @@ function show(data, when, final = true) {
   }
   showMessage(sample ? "A real MNIST test image." : digit ? "Keep drawing, or clear and try another digit."
     : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".", true);
+}
+
+function drawPreview(image) {  // 784 values in [0, 1], white on black
+  const img = pctx.createImageData(28, 28);
+  image.forEach((v, i) => { const g = Math.round(v * 255); img.data.set([g, g, g, 255], i * 4); });
+  pctx.putImageData(img, 0, 0);
+}
+
+// The pad at 28x28, ink white on black, at the size it was drawn. What the preview shows for a picture refused as
+// too small: the reader enlarges such ink to fill the frame, which would show a tap as a large disc.
+const small = document.createElement("canvas");
+small.width = small.height = 28;
+const sctx = small.getContext("2d", { willReadFrequently: true });
+function asDrawn() {
+  sctx.drawImage(pad, 0, 0, 28, 28);
+  const d = sctx.getImageData(0, 0, 28, 28).data, { paper, pen } = colours();
+  const grey = ([r, g, b]) => 0.299 * r + 0.587 * g + 0.114 * b;
+  const p = grey(rgb(paper)), span = grey(rgb(pen)) - p;
+  return Array.from({ length: 784 }, (_, i) => Math.min(1, Math.max(0, (grey(d.subarray(4 * i, 4 * i + 3)) - p) / span)));
 }
 
 function renderBars(data) {
@@ -191,11 +239,12 @@ function renderBars(data) {
   });
 }
 
-function clearAll() { strokes = []; sample = null; picture = null; $("label").textContent = ""; redraw(); showEmpty(); }
+function clearAll() { strokes = []; sample = null; picture = null; $("label").textContent = ""; changed(); redraw(); showEmpty(); }
 $("clear").addEventListener("click", clearAll);
 $("undo").addEventListener("click", () => {
   if (!strokes.length) { clearAll(); return; }  // nothing drawn: undo takes away the test digit shown, if any
   strokes.pop();
+  changed();
   redraw();
   strokes.length || picture ? predictDrawing() : showEmpty();
 });
@@ -215,6 +264,7 @@ $("file").addEventListener("change", async () => {
     return;
   }
   strokes = []; sample = null; $("label").textContent = `Your picture: ${file.name}`;
+  changed();
   redraw();
   predictDrawing();
 });
@@ -231,6 +281,7 @@ $("random").addEventListener("click", async () => {
   strokes = [];
   picture = null;
   sample = data;
+  changed();
   redraw();
   $("label").textContent = `Test image #${data.index}: true label ${data.label_name}`;
   send({ headers: { "Content-Type": "application/json" }, body: JSON.stringify({ pixels: data.pixels }) });
@@ -261,28 +312,43 @@ async function loadCard() {
 }
 
 // ---- it learns your handwriting: corrections, fine-tuning, the personal model ----
-let shown = null;        // the last answer shown: its prepared image is what a correction stores
+// A correction stores the prepared image of the reading shown, and only while that reading is of the drawing as it
+// is now (pen up): after Clear, Undo or another stroke the buttons wait for the new drawing's reading. Test digits
+// are MNIST's handwriting, not the user's: they are not kept.
+let kept = null, needed = null;  // how many digits the personal set holds, and how many fine-tuning needs
 function teachButtons() {
   const row = $("digits");
   (window.modelClasses || [...Array(10).keys()].map(String)).forEach((name, k) => {
     const b = document.createElement("button");
-    b.type = "button"; b.textContent = name; b.setAttribute("aria-label", `It was ${name}`);
+    b.type = "button"; b.textContent = name; b.setAttribute("aria-label", `It was ${name}`); b.disabled = true;
     b.addEventListener("click", () => correct(k));
     row.appendChild(b);
   });
-  const right = document.createElement("button");
-  right.type = "button"; right.id = "right"; right.textContent = "Right";
-  right.addEventListener("click", () => { if (shown && shown.verdict === "digit") correct(shown.label); });
-  row.appendChild(right);
+  $("right").addEventListener("click", () => { if (readingIsCurrent() && shown.data.verdict === "digit") correct(shown.data.label); });
+}
+
+function readingIsCurrent() { return shown !== null && shown.drawing === drawing && !current && !sample; }
+
+function teachState() {
+  if (local) return;
+  const ready = readingIsCurrent(), digit = ready && shown.data.verdict === "digit";
+  const say = (el, text) => { if (el.textContent !== text) el.textContent = text; };  // called on every move of the pen
+  for (const b of $("digits").children) b.disabled = !ready;
+  $("right").disabled = !digit;
+  say($("right"), digit ? `Right, it's a ${shown.data.label_name}` : "Right");
+  say($("teach-help"), sample ? "Test digits are MNIST's handwriting, not yours: draw a digit to teach it yours."
+    : ready ? "Did it read your digit right?"
+    : strokes.length || picture ? "Reading your drawing…" : "Draw a digit, then say whether it was read right.");
 }
 
 async function correct(label) {
-  if (!shown) return;
-  const status = $("teach-status");
+  if (!readingIsCurrent()) return;
+  const image = shown.data.image, status = $("teach-status");
   try {
     const response = await fetch("/api/corrections", { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ pixels: shown.image, label }) });
+      body: JSON.stringify({ pixels: image, label }) });
     const data = await response.json();
+    if (response.ok) { kept = data.count; needed = data.needed ?? needed; }
     status.textContent = response.ok ? `Kept as a ${label}. Your set holds ${data.count} digit${data.count === 1 ? "" : "s"}.`
       : `Not kept: ${data.detail}`;
   } catch (err) {
@@ -290,8 +356,30 @@ async function correct(label) {
   }
 }
 
+// What the server says of learning when the page opens: the personal set's size, whether fine-tuning is on
+// in this server, whether a personal model is there to switch to.
+async function loadLearning() {
+  try {
+    const [counts, job] = await Promise.all([fetch("/api/corrections"), fetch("/api/finetune")]);
+    const set = await counts.json(), state = await job.json();
+    if (counts.ok) { kept = set.count; needed = set.needed; } else $("teach-status").textContent = set.detail;
+    if (state.state === "off") { $("learn").disabled = true; $("learn").title = state.message; }
+    if (state.personal_available) { $("use").hidden = false; showUsing(state.using); }
+  } catch (err) { /* the server did not answer: the buttons say so when pressed */ }
+}
+
+function showUsing(using) {
+  $("use").dataset.using = using;
+  $("use").textContent = using === "personal" ? "Use the original model" : "Use my model";
+}
+
 async function learn() {
   const status = $("teach-status");
+  if (kept !== null && needed !== null && kept < needed) {  // asking would only be refused (422)
+    status.textContent = `Learning needs at least ${needed} digits you confirmed or corrected; your set holds ${kept}. `
+      + "Draw a digit, then press Right or the digit it was.";
+    return;
+  }
   let response;
   try {
     response = await fetch("/api/finetune", { method: "POST" });
@@ -315,22 +403,26 @@ async function learn() {
 
 async function useModel() {
   const which = $("use").dataset.using === "personal" ? "base" : "personal";
-  const response = await fetch("/api/model/use", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ model: which }) });
-  const job = await response.json();
+  let response, job;
+  try {
+    response = await fetch("/api/model/use", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: which }) });
+    job = await response.json();
+  } catch (err) { $("teach-status").textContent = "The server did not answer."; return; }
   if (!response.ok) { $("teach-status").textContent = job.detail; return; }
-  $("use").dataset.using = job.using;
-  $("use").textContent = job.using === "personal" ? "Use the original model" : "Use my model";
+  showUsing(job.using);
   $("teach-status").textContent = job.using === "personal" ? "Reading with your personal model." : "Reading with the original model.";
   loadCard();
   if (strokes.length || picture) predictDrawing();
 }
 
-if (local) $("random").hidden = true;  // no test images without the server
+if (local) { $("random").hidden = true; $("api").hidden = true; }  // no test images, no API without the server
 else {
   teachButtons();
+  $("teach").hidden = false;  // from the start, so that the first reading moves nothing on the page
   $("learn").addEventListener("click", learn);
   $("use").addEventListener("click", useModel);
+  loadLearning();
 }
 redraw();
 renderBars(null);
