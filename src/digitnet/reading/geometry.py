@@ -50,29 +50,31 @@ def inspect(work: np.ndarray) -> str | None:
         return "too_small"
     if w > MAX_ASPECT * h and h < 2 * width:
         return "not_digit_like"
+    # Steps from each pixel to the nearest ink (taxicab: through the 4 neighbours, as far as the picture goes).
+    # Dilating the ink k times with the 4-neighbour cross reaches exactly the pixels at most k steps away, so
+    # one distance transform gives both the joined pieces below and the loops' depths (one pass, not k + 1).
+    steps = ndimage.distance_transform_cdt(~mask, metric="taxicab")
     # pieces of ink joined across gaps under half a stroke width (a broken line is one mark)
-    joined = ndimage.label(ndimage.binary_dilation(mask, iterations=max(1, int(width / 4))))
-    if _side_by_side(mask, joined):
+    labels, count = ndimage.label(steps <= max(1, int(width / 4)))
+    pieces = np.where(mask, labels, 0)
+    areas = np.bincount(pieces.ravel(), minlength=count + 1)[1:].astype(float)  # ink pixels of each piece
+    if _side_by_side(labels, count, areas, h):
         return "several_marks"
-    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width, joined) else None
+    return "not_digit_like" if _loops_and_pieces_unlike_a_digit(mask, width, pieces, areas, steps) else None
 
 
-def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tuple[np.ndarray, int]) -> bool:
+def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, pieces: np.ndarray, areas: np.ndarray,
+                                     steps: np.ndarray) -> bool:
     """More than two loops, a mark inside a loop (eyes in a face), or many separate pieces:
     none of these happens in a digit (checked on MNIST: tests/test_reading.py). Pieces are
-    joined across gaps under half a stroke width, so a faint or broken line is one piece."""
-    pieces, count = joined
-    pieces = np.where(mask, pieces, 0)
-    areas = ndimage.sum_labels(mask, pieces, index=np.arange(1, count + 1))
+    joined across gaps under half a stroke width, so a faint or broken line is one piece
+    (``pieces``: each ink pixel's piece, ``areas`` their sizes; ``steps``: each pixel's distance to the ink)."""
     significant = np.flatnonzero(areas >= MIN_SIGNIFICANT * areas.sum())
     if len(significant) > MAX_PIECES:
         return True
-    holes, n_holes = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)
-    if n_holes == 0:
+    hole_areas, farthest = _holes(mask, steps)
+    if len(hole_areas) == 0:
         return False
-    index = np.arange(1, n_holes + 1)
-    hole_areas = ndimage.sum_labels(np.ones_like(mask), holes, index=index)
-    farthest = ndimage.maximum(ndimage.distance_transform_cdt(~mask, metric="taxicab"), holes, index=index)
     reach = np.maximum(1, np.maximum(MIN_LOOP * width, ROUNDNESS * np.sqrt(hole_areas)).astype(int))
     loops = (hole_areas >= MIN_HOLE) & (farthest > reach)
     if np.count_nonzero(loops) > MAX_LOOPS:
@@ -94,6 +96,19 @@ def _loops_and_pieces_unlike_a_digit(mask: np.ndarray, width: float, joined: tup
     return len(inside) > 1 or bool(marks)
 
 
+def _holes(mask: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The enclosed gaps of the ink (what ``binary_fill_holes`` fills: paper that no path through the 4 neighbours
+    leads out of the picture from): each one's area, and its farthest point's steps from the ink."""
+    paper, count = ndimage.label(~mask)
+    edge = np.concatenate([paper[0], paper[-1], paper[:, 0], paper[:, -1]])
+    enclosed = np.ones(count + 1, bool)
+    enclosed[edge] = False  # and label 0, the ink
+    areas = np.bincount(paper.ravel(), minlength=count + 1).astype(float)
+    farthest = np.zeros(count + 1, steps.dtype)
+    np.maximum.at(farthest, paper.ravel(), steps.ravel())
+    return areas[enclosed], farthest[enclosed]
+
+
 def _crosses_centre(piece: np.ndarray, hole: np.ndarray) -> bool:
     """Whether ``piece``'s bounding box holds the centre of mass of the ``hole`` it sits in."""
     if not hole.any():
@@ -104,15 +119,12 @@ def _crosses_centre(piece: np.ndarray, hole: np.ndarray) -> bool:
     return bool(prow.min() <= cy <= prow.max() and pcol.min() <= cx <= pcol.max())
 
 
-def _side_by_side(mask: np.ndarray, joined: tuple[np.ndarray, int]) -> bool:
-    """Two big pieces (``joined``: labels of the ink joined across small gaps, and their count) next to
-    each other, not one above the other."""
-    labels, count = joined
+def _side_by_side(labels: np.ndarray, count: int, areas: np.ndarray, height: int) -> bool:
+    """Two big pieces (``labels``: the ink joined across small gaps, ``count`` pieces of ``areas`` ink pixels)
+    next to each other, not one above the other."""
     if count < 2:
         return False
-    areas = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
     boxes = ndimage.find_objects(labels)
-    height = mask.shape[0]
     big = [boxes[i] for i in range(count) if areas[i] >= MIN_PIECE * areas.sum()
            and boxes[i][0].stop - boxes[i][0].start >= MIN_MARK_HEIGHT * height]
     for i, a in enumerate(big):

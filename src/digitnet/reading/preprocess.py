@@ -13,6 +13,7 @@ scaling. The CLI, the API and the page all go through here.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -95,8 +96,11 @@ def find_ink(grey: np.ndarray, *, name: str = "image") -> np.ndarray:
     if not np.isfinite(grey).all():
         raise DataError(f"{name}: image contains NaN or infinite values")
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    ink = 1 - grey if np.median(border) > 0.5 else grey.copy()
-    ink -= np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))  # paper is 0
+    if not border.any():  # black paper already (an MNIST-style picture): both medians below are 0
+        ink = grey.copy()
+    else:
+        ink = 1 - grey if np.median(border) > 0.5 else grey.copy()
+        ink -= np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]]))  # paper is 0
     np.clip(ink, 0, 1, out=ink)
     peak = ink.max()
     if peak < INK_THRESHOLD:
@@ -124,8 +128,14 @@ def stroke_width(ink: np.ndarray) -> float:
     area = int(np.count_nonzero(mask))
     if area == 0:
         return 0.0
-    boundary = int(np.count_nonzero(mask & ~ndimage.binary_erosion(mask)))
-    return 2 * area / max(boundary, 1)
+    inner = mask.copy()  # ndimage.binary_erosion(mask): ink whose 4 neighbours are ink, none at the picture's edge
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    inner[[0, -1]] = False
+    inner[:, [0, -1]] = False
+    return 2 * area / max(area - int(np.count_nonzero(inner)), 1)
 
 
 def normalize_stroke(work: np.ndarray, target: float | None = None) -> np.ndarray:
@@ -135,9 +145,8 @@ def normalize_stroke(work: np.ndarray, target: float | None = None) -> np.ndarra
     radius = int(round((stroke_width(work) - target) / 2))
     if radius == 0:
         return work
-    disk = _disk(abs(radius))
     pad = np.pad(work, abs(radius) + 1)
-    out = ndimage.grey_erosion(pad, footprint=disk) if radius > 0 else ndimage.grey_dilation(pad, footprint=disk)
+    out = disk_filter(pad, abs(radius), erode=radius > 0)
     rows, cols = np.nonzero(out > INK_THRESHOLD)
     if len(rows) == 0:  # thinned away: keep the original
         return work
@@ -147,6 +156,34 @@ def normalize_stroke(work: np.ndarray, target: float | None = None) -> np.ndarra
 def _disk(radius: int) -> np.ndarray:
     y, x = np.ogrid[-radius:radius + 1, -radius:radius + 1]
     return x * x + y * y <= radius * radius + radius  # a round brush, a little fuller than x² + y² <= r²
+
+
+def disk_filter(image: np.ndarray, radius: int, *, erode: bool) -> np.ndarray:
+    """``ndimage.grey_erosion(image, footprint=_disk(radius))`` (or ``grey_dilation``), zeros outside the image:
+    the same numbers, computed faster.
+
+    Row dy of the disk spans |dx| <= w(dy) = ⌊sqrt(r² + r - dy²)⌋, and w shrinks as |dy| grows, so the disk is
+    the union of one rectangle per chord width w: |dx| <= w, |dy| <= the farthest row at least that wide. The
+    minimum over the disk is the minimum of the rectangles' minima, and a rectangle's is a running minimum
+    along the rows, then along the columns (``minimum_filter1d``, whose cost does not grow with the width):
+    O(pixels x r) instead of scipy's O(pixels x r²), which took up to ~50 ms on the first blob of a stroke
+    drawn with a big brush.
+    """
+    running = ndimage.minimum_filter1d if erode else ndimage.maximum_filter1d
+    combine = np.minimum if erode else np.maximum
+    reach: dict[int, int] = {}  # chord half-width -> the farthest row |dy| of the disk at least that wide
+    for dy in range(radius + 1):
+        for half in range(math.isqrt(radius * radius + radius - dy * dy) + 1):
+            reach[half] = dy
+    out: np.ndarray | None = None
+    for half, rows in reach.items():
+        if half + 1 in reach and reach[half + 1] == rows:
+            continue  # inside the next, wider rectangle of the same height
+        box = running(running(image, 2 * half + 1, axis=1, mode="constant", cval=0), 2 * rows + 1, axis=0,
+                      mode="constant", cval=0)
+        out = box if out is None else combine(out, box, out=out)
+    assert out is not None  # the widest chord, half = radius, always has a rectangle
+    return out
 
 
 def place(work: np.ndarray) -> np.ndarray:

@@ -44,8 +44,8 @@ def read(model, picture: np.ndarray, *, prepared: bool = False, name: str = "ima
     reason = inspect(work) if reads_digits(model) else None
     if prepared:
         image = np.asarray(picture, np.float32)
-    else:  # a dot has no strokes to bring to MNIST's width (and thinning it would take a brush as big as itself)
-        image = place(work if reason == "too_small" else normalize_stroke(work))
+    else:  # ink the geometry refused keeps its strokes as drawn: the verdict is made, and a dot has no strokes
+        image = place(work if reason is not None else normalize_stroke(work))
     return decide(model, image[None], [reason])[0]
 
 

@@ -432,8 +432,8 @@
         reason: "blank", candidates: [], image: Array(784).fill(0) });
     }
     const work = scaled(crop(ink, C.INK_THRESHOLD), C.WORK), reason = inspect(work, C);
-    // a dot has no strokes to bring to MNIST's width (and thinning it would take a brush as big as itself)
-    return decide(model, place(reason === "too_small" ? work : normalizeStroke(work, C)), reason);
+    // ink the geometry refused keeps its strokes as drawn: the verdict is made, and a dot has no strokes
+    return decide(model, place(reason ? work : normalizeStroke(work, C)), reason);
   }
 
   function greyFromCanvas(canvas) {      // what Pillow's convert("L") gives for the canvas's PNG
