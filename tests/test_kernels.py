@@ -148,6 +148,26 @@ def test_unit_float_is_pixels_over_255(dtype, monkeypatch):
 
 
 @numba_only
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_deskew_is_its_reference_bit_for_bit(dtype, mnist, monkeypatch):
+    """Digits, a blank picture, ink at the very edge, and a flat dash (its slant clipped)."""
+    from digitnet.data.deskew import deskew
+    from digitnet.nn.model import deskewed
+
+    X = mnist.train.features(dtype)[:300].copy()
+    X[0] = 0
+    X[1] = 0
+    X[1, :28] = 1  # the top row only
+    X[2] = 0
+    X[2, 14 * 28 + 3:14 * 28 + 25] = 1  # a dash
+    fast = on_path("numba", lambda: deskewed(X), monkeypatch)
+    assert same_bits(fast, deskew(X))
+    assert same_bits(on_path("numpy", lambda: deskewed(X), monkeypatch), fast)
+    monkeypatch.setenv("DIGITNET_KERNELS", "numba")
+    assert kernels.deskew(X[:10]) is None and kernels.deskew(X[:64]) is not None  # a handful (the server's one) stays NumPy's
+
+
+@numba_only
 @pytest.mark.parametrize("activation, dropout, optimizer, batch", [
     ("relu", 0.0, "adam", 32), ("leaky_relu", 0.2, "adamw", 32), ("tanh", 0.0, "adam", None), ("sigmoid", 0.1, "adamw", 50)])
 def test_training_on_either_path_gives_the_same_network(activation, dropout, optimizer, batch, monkeypatch):
