@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..machine import describe
+from ..nn.kernels import unit_float
 from ..nn.metrics import Evaluation, evaluate
 from ..nn.model import MLP
 from ..nn.optim import Optimizer
@@ -34,8 +35,8 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
 def append_outliers(X: np.ndarray, y: np.ndarray, pictures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``X`` (n, d) in [0, 1] and labels ``y`` with ``pictures`` (m, ...) uint8 appended as rows of label -1: samples
     of no class, trained towards the uniform distribution (outlier exposure)."""
-    rows = pictures.reshape(len(pictures), -1) / X.dtype.type(255)
-    return np.concatenate([X, rows.astype(X.dtype, copy=False)]), np.concatenate([y, np.full(len(pictures), -1, y.dtype)])
+    rows = unit_float(np.ascontiguousarray(pictures).reshape(len(pictures), -1), X.dtype)  # pictures / 255
+    return np.concatenate([X, rows]), np.concatenate([y, np.full(len(pictures), -1, y.dtype)])
 
 
 @dataclass
@@ -70,6 +71,6 @@ def fit_and_measure(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarr
     seconds = time.perf_counter() - started
     calibration = None
     if val_idx is not None:
-        calibration = calibrate(model, dataset.train.images[val_idx] / np.float32(255), dataset.train.labels[val_idx])
+        calibration = calibrate(model, unit_float(dataset.train.images[val_idx]), dataset.train.labels[val_idx])
     test = evaluate(model, dataset.test, dataset.num_classes)
     return Outcome(history, seconds, test, calibration)
