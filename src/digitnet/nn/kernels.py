@@ -118,19 +118,23 @@ def _sigmoid_backward_loop(dy, y, one):  # pragma: no cover (compiled)
 
 # The loss: z is the logits' memory, classes x samples (zT, C order), flat: sample i, class j at j n + i.
 
-def _loss_shift_loop(z, n, labels, top, z_true, z_sum):  # pragma: no cover (compiled)
-    """Each sample's logits minus their max, in place; its shifted logit of its label (class 0 for an outlier,
-    label < 0) and the sum of its shifted logits class after class (NumPy's order for this layout). Returns -1,
-    having touched nothing, if a label is out of range (the reference then raises its IndexError), else the
-    number of outliers."""
+def _loss_shift_loop(z, n, labels, cols, top, z_true, z_sum):  # pragma: no cover (compiled)
+    """Each sample's logits minus their max, in place; its label's column (0 for an outlier, label < 0), its
+    shifted logit there, and the sum of its shifted logits class after class (NumPy's order for this layout).
+    Returns -1, having touched nothing, if a label is out of range (the reference then raises its IndexError),
+    else the number of outliers."""
     k = z.size // n
     outliers = 0
     for i in range(n):
-        if labels[i] >= k:
+        label = labels[i]
+        if label >= k:
             return -1
-        if labels[i] < 0:
+        if label < 0:
             outliers += 1
-    top[:] = z[:n]
+            label = 0
+        cols[i] = label
+    for i in range(n):
+        top[i] = z[i]
     for j in range(1, k):
         for i in range(n):
             x = z[j * n + i]
@@ -140,31 +144,35 @@ def _loss_shift_loop(z, n, labels, top, z_true, z_sum):  # pragma: no cover (com
         for i in range(n):
             z[j * n + i] = z[j * n + i] - top[i]
     for i in range(n):
-        z_true[i] = z[max(labels[i], 0) * n + i]
-    z_sum[:] = z[:n]
+        z_true[i] = z[cols[i] * n + i]
+        z_sum[i] = z[i]
     for j in range(1, k):
         for i in range(n):
             z_sum[i] = z_sum[i] + z[j * n + i]
     return outliers
 
 
-def _loss_finish_loop(z, n, labels, sums, lse, z_true, z_sum, c1, ck, smoothing, scale, per_sample):  # pragma: no cover
+def _loss_finish_loop(z, n, cols, sums, lse, z_true, z_sum, c1, ck, smoothing, scale, per_sample, label_grad):  # pragma: no cover
     """Per-sample loss lse - (1 - ε) z_y - (ε / K) Σ z, and the gradient (softmax - T) scale, in place, from
-    exp(z) and its sums. c1 and ck (1 - ε and ε / K): one per sample, or one for all (length 1)."""
+    exp(z) and its sums; c1 and ck are 1 - ε and ε / K of each sample."""
     k = z.size // n
     for i in range(n):
-        loss = lse[i] - c1[i % c1.size] * z_true[i]
+        loss = lse[i] - c1[i] * z_true[i]
         if smoothing:
-            loss = loss - ck[i % ck.size] * z_sum[i]
+            loss = loss - ck[i] * z_sum[i]
         per_sample[i] = loss
+        x = z[cols[i] * n + i] / sums[i] - c1[i]   # the label's class: p - (1 - ε), then - ε / K
+        if smoothing:
+            x = x - ck[i]
+        label_grad[i] = x * scale
     for j in range(k):
         for i in range(n):
             x = z[j * n + i] / sums[i]
-            if j == labels[i] or (j == 0 and labels[i] < 0):
-                x = x - c1[i % c1.size]
             if smoothing:
-                x = x - ck[i % ck.size]
+                x = x - ck[i]
             z[j * n + i] = x * scale
+    for i in range(n):
+        z[cols[i] * n + i] = label_grad[i]
 
 
 def _unit_float_loop(pixels, out, scale):  # pragma: no cover (compiled)
@@ -296,7 +304,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothin
         return None
     dtype, z = logits.dtype, logits.T.reshape(-1)
     top, z_true, z_sum, per_sample = (np.empty(n, dtype) for _ in range(4))
-    outliers = shift(z, n, labels, top, z_true, z_sum)
+    cols = np.empty(n, np.int64)
+    outliers = shift(z, n, labels, cols, top, z_true, z_sum)
     if outliers < 0:
         return None  # a label out of range: untouched, for the reference to raise its error
     np.exp(logits, out=logits)
@@ -306,9 +315,9 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, label_smoothin
         eps = np.where(labels < 0, 1.0, label_smoothing).astype(dtype)
         c1, ck = 1 - eps, eps / k
     else:  # one ε, a Python float rounded to the dtype
-        c1, ck = np.array([1 - label_smoothing], dtype), np.array([label_smoothing / k], dtype)
+        c1, ck = np.full(n, 1 - label_smoothing, dtype), np.full(n, label_smoothing / k, dtype)
     smoothing = bool(outliers) or bool(label_smoothing)
-    finish(z, n, labels, sums, lse, z_true, z_sum, c1, ck, smoothing, dtype.type(scale), per_sample)
+    finish(z, n, cols, sums, lse, z_true, z_sum, c1, ck, smoothing, dtype.type(scale), per_sample, top)
     return float(per_sample.mean())
 
 
