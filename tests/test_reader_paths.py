@@ -2,6 +2,10 @@
 stroke step, the stroke width, the geometry's joined pieces and enclosed gaps; and a refused drawing skips
 the stroke step (Python and digitnet.js alike, tests/test_browser.py)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -71,3 +75,16 @@ def test_the_stroke_step_is_skipped_for_ink_the_geometry_refuses(monkeypatch):
     reading = read(model, one)
     assert reading.reason not in ("too_small", "several_marks", "not_digit_like") and len(calls) == 1  # (an untrained network)
     assert reading.image.shape == (28, 28) and reading.image.max() > 0.5
+
+
+def test_reading_a_picture_never_starts_numba(tmp_path):
+    """The server's first reading must not wait for numba's import and start-up (~0.5 s): reading one picture,
+    prepared or drawn, runs on NumPy alone, with the kernels on."""
+    script = ("import sys, numpy as np; from digitnet import MLP, read; m = MLP([784, 16, 10], 'relu', deskew='both'); "
+              "p = np.ones((200, 200), np.float32); p[50:150, 90:110] = 0; read(m, p); "
+              "read(m, np.zeros((28, 28), np.float32) + np.eye(28, dtype=np.float32), prepared=True); "
+              "print('numba' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "DIGITNET_KERNELS"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
