@@ -147,9 +147,9 @@ def test_the_default_storage_is_a_sqlite_file_in_the_user_data_dir(digitnet_home
 
 def test_two_worker_processes_share_one_study_with_the_exact_trial_count(tmp_path, small, capsys):
     db = tmp_path / "w.db"
-    code, stdout, _ = tune_cli(capsys, "--data", small, "--space", space_file(tmp_path), "--storage", db,
-                               "--study", "w", "--workers", 2, "--trials", 5, "--out", tmp_path / "out", "--json")
-    assert code == 0
+    code, stdout, stderr = tune_cli(capsys, "--data", small, "--space", space_file(tmp_path), "--storage", db,
+                                    "--study", "w", "--workers", 2, "--trials", 5, "--out", tmp_path / "out", "--json")
+    assert code == 0, stderr
     trials = trials_of(f"sqlite:///{db}", "w")
     assert len(trials) == 5 and all(t.state.is_finished() for t in trials)
     processes = {t.user_attrs["process"] for t in trials}
@@ -218,7 +218,7 @@ def _library_study(tmp_path, small_data, *, epochs=3, budget=None):
 
 def test_pruning_stops_a_trial_that_falls_behind_the_others(tmp_path, small_data):
     study, search = _library_study(tmp_path, small_data, epochs=3)
-    for _ in range(4):  # the median rule needs 5 finished trials to compare with (trial 0 is the recipe's lr)
+    for _ in range(5):  # the median rule needs 5 finished trials to compare with
         study.enqueue_trial({"lr": 5e-3})
     study.enqueue_trial({"lr": 1e-6})  # learns nothing in 3 epochs
     tune.optimize(study, search, small_data, n_trials=6)

@@ -435,16 +435,11 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, search: Search, 
     ``pruner``: Optuna's pruner (default: the median rule, after 5 trials and from the second epoch)."""
     optuna = require_optuna()
     pruner = pruner or optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the constant liar (parallel workers spread out) is marked experimental
-        sampler = optuna.samplers.TPESampler(constant_liar=True)
+    sampler = _sampler(search.base_params())
     try:
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize", sampler=sampler,
                                     pruner=pruner)
         study.set_user_attr(ATTRIBUTE, search.to_dict())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            study.enqueue_trial(search.base_params())  # trial 0: the recipe as it is, where the space holds it
         return study
     except optuna.exceptions.DuplicatedStudyError:
         pass
@@ -454,6 +449,28 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, search: Search, 
                          "its own space, budget or data): continue it without --recipe, --space, --budget-seconds, "
                          "or choose another --study name")
     return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+
+
+def _sampler(base: dict) -> optuna.samplers.BaseSampler:
+    """Optuna's TPE sampler, except that trial 0 takes the base recipe's own settings (``base``; the others it
+    samples): every study measures its recipe first. Decided by the trial's number, which the storage gives
+    once, so processes that start together cannot both run it (an enqueued trial could be claimed by two
+    processes on SQLite)."""
+
+    from optuna.samplers import TPESampler  # an optional extra: imported once it is known to be there
+
+    class StartFromTheRecipe(TPESampler):
+        def sample_relative(self, study, trial, search_space):
+            return {} if trial.number == 0 else super().sample_relative(study, trial, search_space)
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            if trial.number == 0 and param_name in base:
+                return base[param_name]
+            return super().sample_independent(study, trial, param_name, param_distribution)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the constant liar (parallel workers spread out) is marked experimental
+        return StartFromTheRecipe(constant_liar=True)
 
 
 def join_study(storage: optuna.storages.BaseStorage, name: str, *,
