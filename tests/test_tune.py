@@ -239,6 +239,18 @@ def test_a_trial_that_cannot_finish_within_the_budget_is_stopped_and_pruned(tmp_
         tune.best_trial(study)
 
 
+def test_trials_skip_the_calibration_that_only_a_kept_model_needs(tmp_path, small_data, monkeypatch):
+    from digitnet.run import pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "calibrate", lambda *args: calls.append(args) or {"temperature": 1.0, "threshold": 0.5})
+    study, search = _library_study(tmp_path, small_data, epochs=1)
+    tune.optimize(study, search, small_data, n_trials=2)
+    assert calls == [] and [t.state for t in study.get_trials()] == [optuna.trial.TrialState.COMPLETE] * 2
+    result = tune.train_best(study, search, small_data)  # the model that is kept is calibrated
+    assert len(calls) == 1 and result.model.metadata["calibration"]["temperature"] == 1.0
+
+
 def test_a_trial_within_the_budget_completes_and_records_its_time(tmp_path, small_data):
     study, search = _library_study(tmp_path, small_data, epochs=2, budget=600)
     tune.optimize(study, search, small_data, n_trials=1)

@@ -60,17 +60,18 @@ class Outcome:
 
 def fit_and_measure(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, dataset,
                     val_idx: np.ndarray | None, *, after_fit: Callable[[MLP], None] | None = None,
-                    **fit_settings) -> Outcome:
+                    calibrated: bool = True, **fit_settings) -> Outcome:
     """Fit ``model`` on rows ``X``/``y`` (:func:`digitnet.fit` with ``fit_settings``), let ``after_fit`` adjust it
     (its time counts as training), then calibrate it on ``dataset``'s training rows ``val_idx`` (the temperature
-    and refusal thresholds) and evaluate it on the test split."""
+    and refusal thresholds; not when ``calibrated`` is False: a search's trials, whose models are not kept) and
+    evaluate it on the test split."""
     started = time.perf_counter()
     history = fit(model, optimizer, X, y, **fit_settings)
     if after_fit is not None:
         after_fit(model)
     seconds = time.perf_counter() - started
     calibration = None
-    if val_idx is not None:
+    if val_idx is not None and calibrated:
         calibration = calibrate(model, unit_float(dataset.train.images[val_idx]), dataset.train.labels[val_idx])
     test = evaluate(model, dataset.test, dataset.num_classes)
     return Outcome(history, seconds, test, calibration)

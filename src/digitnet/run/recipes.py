@@ -162,13 +162,14 @@ class TrainResult:
 
 def train(config: TrainConfig, dataset, *, callbacks: Sequence[Callback] = (), checkpoint_dir=None,
           checkpoint_every: int = 0, keep: int = 3, resume_from=None, recipe: str | None = None,
-          extra_metadata: dict | None = None) -> TrainResult:
+          extra_metadata: dict | None = None, calibrate: bool = True) -> TrainResult:
     """Train per ``config`` on ``dataset`` (from :func:`digitnet.data.datasets.load`), evaluate on its test split.
 
     ``checkpoint_dir``: write checkpoints there (every epoch, and every ``checkpoint_every``
     steps), keeping the newest ``keep``. ``resume_from``: a checkpoint file to continue from.
-    ``recipe``: the name the model file records. The returned model's ``metadata`` holds everything the
-    model file should record.
+    ``recipe``: the name the model file records. ``calibrate``: fit the temperature and refusal thresholds on the
+    validation split (False: a search's trials, whose models are not kept). The returned model's ``metadata``
+    holds everything the model file should record.
     """
     for split, what in ((dataset.train, "training"), (dataset.test, "test")):
         if len(split) == 0:  # found now, not after a whole training run
@@ -194,7 +195,7 @@ def train(config: TrainConfig, dataset, *, callbacks: Sequence[Callback] = (), c
             model, optimizer, X, y, dataset, val_idx, epochs=config.epochs, batch_size=None if epoch.full else epoch.batch,
             rng=rng, validation=validation, callbacks=callbacks, log_every=config.log_every,
             label_smoothing=config.label_smoothing, batch_metrics={"cost": tutorial_cost} if config.tutorial_cost else None,
-            checkpoint=checkpointer, resume=resume, augment_seed=config.seed,
+            checkpoint=checkpointer, resume=resume, augment_seed=config.seed, calibrated=calibrate,
             augment=None if config.augmented_copies else config.augmentation())
     finally:
         if checkpointer is not None:

@@ -592,7 +592,7 @@ def objective(search: Search, dataset: Dataset,
             config = search.config_for(trial)
             reporter = TrialReporter(trial, search.budget_seconds, interruptions)
             try:
-                result = train(config, dataset, callbacks=[reporter])
+                result = train(config, dataset, callbacks=[reporter], calibrate=False)  # only the best is kept
             except TrainingDiverged as exc:
                 reporter.reason = f"diverged: {exc}"
             else:
