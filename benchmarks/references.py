@@ -25,8 +25,8 @@ def torch_mlp(sizes, activation="relu"):
 
 
 def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant", activation="relu",
-                optimizer="adam", step_lrs=None, eval_fn=None, per_epoch=None):
-    """Mini-batch (or full-batch when batch_size >= n) training in PyTorch, the usual way.
+                optimizer="adam", step_lrs=None, eval_fn=None, per_epoch=None, dtype="float32"):
+    """Mini-batch (or full-batch when batch_size >= n) training in PyTorch, the usual way, in ``dtype``.
 
     Returns (seconds, model). ``eval_fn(model) -> bool`` is called after each epoch
     outside the timed region; training stops when it returns True. Each epoch's
@@ -35,8 +35,8 @@ def torch_train(X, y, sizes, *, epochs, batch_size, lr, seed, schedule="constant
     import torch
 
     torch.manual_seed(seed)
-    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
-    model = torch_mlp(sizes, activation)
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X, dtype)), torch.from_numpy(np.asarray(y, np.int64))
+    model = torch_mlp(sizes, activation).to(getattr(torch, dtype))
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:

@@ -1,6 +1,13 @@
 """digitnet against PyTorch (CPU) and scikit-learn on the same CPU and the same work: ``make bench``.
 
-    python benchmarks/run.py [--repeats 3] [--only throughput,time_to_98,seed]
+    python benchmarks/run.py [--repeats 3] [--only throughput,default,seed,kernels,serving,time_to_98]
+
+Sections: ``throughput`` (samples/s of Adam at batch 128 beside PyTorch and scikit-learn, and the share of
+the roofline that the step's own matrix products set, measured alone in the same run), ``default`` (the default
+recipe's training time and accuracy, compiled kernels against the NumPy reference path), ``seed`` (the
+tutorial's recipe against the naive listing and PyTorch), ``kernels`` (what numba's first compilation costs
+once, and a cached start after it), ``serving`` (JSON predictions/s with 16 clients and 2 server workers, and
+the server's time for each reading while a stroke is drawn), ``time_to_98``.
 
 Every measurement runs in a fresh Python process (one framework's idle threads
 never steal time from the next), with the same environment for all: the BLAS
@@ -14,6 +21,7 @@ run. Writes benchmarks/results/<section>.json and benchmarks/results/README.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -97,6 +105,45 @@ def train_flops_per_sample(sizes) -> int:
     return 2 * (3 * sum(products) - products[0])
 
 
+def products_gflops(sizes, batch: int = 128, steps: int = 60) -> float:
+    """GFLOP/s of one training step's matrix products alone, in a loop: the same shapes, memory layouts and
+    NumPy calls as digitnet's Dense layers (Yᵀ = Wᵀ Xᵀ forward; dWᵀ = dYᵀ X and dXᵀ = W dYᵀ backward), nothing
+    else. The roofline of the step: what it would reach if everything but the products took no time."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    W = [np.asfortranarray(rng.standard_normal((a, b), dtype=np.float32)) for a, b in itertools.pairwise(sizes)]
+    x = rng.random((batch, sizes[0]), dtype=np.float32)
+    yT = [np.empty((b, batch), np.float32) for b in sizes[1:]]
+    dyT = [rng.standard_normal((b, batch), dtype=np.float32) for b in sizes[1:]]
+    dWT = [np.empty((b, a), np.float32) for a, b in itertools.pairwise(sizes)]
+    dxT = [np.empty((a, batch), np.float32) for a in sizes[1:-1]]
+
+    def step():
+        inputs = [x] + [y.T for y in yT[:-1]]
+        for w, inp, out in zip(W, inputs, yT):
+            np.matmul(w.T, inp.T, out=out)
+        for layer in reversed(range(len(W))):
+            np.matmul(dyT[layer], inputs[layer], out=dWT[layer])
+            if layer:
+                np.matmul(W[layer], dyT[layer], out=dxT[layer - 1])
+
+    for _ in range(10):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return train_flops_per_sample(sizes) * batch / statistics.median(times) / 1e9
+
+
+def kernel_status() -> dict:
+    from digitnet import compiled
+
+    return {"kernels": compiled.status()}
+
+
 def job(spec: dict) -> dict:
     """Run one measurement described by ``spec`` in this process; returns its result."""
     import numpy as np
@@ -117,7 +164,11 @@ def job(spec: dict) -> dict:
         import torch
 
         return {"threads": threads, **machine(), "torch": torch.__version__, "sklearn": sklearn.__version__,
-                "gemm_peak_gflops": gemm_peak()}
+                "gemm_peak_gflops": gemm_peak(), **kernel_status()}
+    if kind == "products":
+        return {"gflops": products_gflops(spec["sizes"])}
+    if kind in SPECIAL_JOBS:
+        return SPECIAL_JOBS[kind](spec)
     data = datasets.load("mnist")
     X, y, Xt, yt = data.train.features(), data.train.labels, data.test.features(), data.test.labels
     if kind == "throughput":  # samples/s of Adam at batch 128, float32: the second epoch (the first warms up)
@@ -134,7 +185,8 @@ def job(spec: dict) -> dict:
         else:
             references.sklearn_train(X, y, tuple(sizes[1:-1]), epochs=2, batch_size=128, lr=1e-3, seed=seed,
                                      per_epoch=epochs)
-        return {"samples_per_s": len(X) / epochs[1], "first_epoch_samples_per_s": len(X) / epochs[0]}
+        return {"samples_per_s": len(X) / epochs[1], "first_epoch_samples_per_s": len(X) / epochs[0],
+                **(kernel_status() if who == "digitnet" else {})}
     if kind == "scaling":  # samples/s of Adam on ``rows`` rows, float32: the second of two epochs; peak memory
         import resource
 
@@ -182,9 +234,9 @@ def job(spec: dict) -> dict:
         elif who == "digitnet":
             seconds, lines = digitnet_seed(data.train.features(np.float64), data.train.labels)
         else:
-            seconds, _ = references.torch_train(X, y, [784, 16, 16, 10], epochs=150, batch_size=len(y), lr=0.5, seed=2,
-                                                activation="tanh", optimizer="sgd",
-                                                step_lrs=lambda i: 0.5 if i <= 75 else 0.1)
+            seconds, _ = references.torch_train(data.train.features(np.float64), y, [784, 16, 16, 10], epochs=150,
+                                                batch_size=len(y), lr=0.5, seed=2, activation="tanh", optimizer="sgd",
+                                                step_lrs=lambda i: 0.5 if i <= 75 else 0.1, dtype="float64")
             lines = None
         return {"seconds": seconds, "lines": lines}
     raise ValueError(f"unknown job {spec}")
@@ -206,9 +258,9 @@ def digitnet_seed(X, y):
     return seconds, lines
 
 
-def run_job(**spec) -> dict:
-    """``job(spec)`` in a fresh Python process, in the machine's natural BLAS configuration."""
-    done = subprocess.run([sys.executable, __file__, "--job", json.dumps(spec)], env=natural_env(),
+def run_job(env: dict | None = None, **spec) -> dict:
+    """``job(spec)`` in a fresh Python process, in the machine's natural BLAS configuration (plus ``env``)."""
+    done = subprocess.run([sys.executable, __file__, "--job", json.dumps(spec)], env={**natural_env(), **(env or {})},
                           capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"benchmark job {spec} failed:\n{done.stderr}")
@@ -224,14 +276,18 @@ def throughput(env, repeats):
     for sizes in ([784, 256, 256, 10], [784, 1024, 1024, 10]):
         runs = {"digitnet": [], "pytorch": [], "scikit-learn": []}
         cold = {who: [] for who in runs}  # the first epoch, warm-up included
+        products = []  # the step's products alone, GFLOP/s: its roofline, measured between the runs
         for r in range(repeats):
             for who, values in runs.items():
                 result = run_job(kind="throughput", who=who, sizes=sizes, seed=r)
                 values.append(result["samples_per_s"])
                 cold[who].append(result["first_epoch_samples_per_s"])
-            print(f"  {'-'.join(map(str, sizes))} run {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in runs.items()), flush=True)
+            products.append(run_job(kind="products", sizes=sizes)["gflops"])
+            print(f"  {'-'.join(map(str, sizes))} run {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in runs.items())
+                  + f", products alone {products[-1]:.0f} GFLOP/s", flush=True)
         med = {k: statistics.median(v) for k, v in runs.items()}
         gflops = med["digitnet"] * train_flops_per_sample(sizes) / 1e9
+        roofline = statistics.median(products)
         med_cold = {k: statistics.median(v) for k, v in cold.items()}
         rows.append({"network": "-".join(map(str, sizes)), "samples_per_s": med, "runs": runs,
                      "first_epoch_samples_per_s": med_cold, "first_epoch_runs": cold,
@@ -239,13 +295,17 @@ def throughput(env, repeats):
                      "ratio_vs_pytorch": med["digitnet"] / med["pytorch"],
                      "ratio_vs_sklearn": med["digitnet"] / med["scikit-learn"],
                      "ratios_vs_pytorch_per_run": [d / p for d, p in zip(runs["digitnet"], runs["pytorch"])],
-                     "digitnet_gflops": gflops, "gemm_peak_gflops": peak, "fraction_of_peak": gflops / peak})
+                     "digitnet_gflops": gflops, "gemm_peak_gflops": peak, "fraction_of_peak": gflops / peak,
+                     "products_gflops": roofline, "products_runs": products, "fraction_of_roofline": gflops / roofline,
+                     "fractions_of_roofline_per_run": [d * train_flops_per_sample(sizes) / 1e9 / g
+                                                       for d, g in zip(runs["digitnet"], products)]})
     return rows
 
 
 def mnist_only(config):
     """A recipe on MNIST's training set alone, one view, no validation split: what PyTorch runs beside it."""
-    return config.updated(synthetic_digits=0, outliers=0, deskew="off", validation=0.0, augmented_copies=0)
+    return config.updated(synthetic_digits=0, outliers=0, deskew="off", validation=0.0, augmented_copies=0,
+                          low_resolution=0, restyled_digits=0)
 
 
 RECIPE_NOTES = {"pytorch": "the same as digitnet's (the default's network and schedule on MNIST alone)", "scikit-learn": "Adam 1e-3, batch 128, stopped at 98% (test) or 10 epochs"}
@@ -265,7 +325,7 @@ def time_to_98(env, repeats):
 
 
 def seed_recipe(env, repeats):
-    """The tutorial's recipe: naive listing (float64), digitnet --recipe seed (float64), PyTorch (float32)."""
+    """The tutorial's recipe, the same float64 work for all: naive listing, digitnet --recipe seed, PyTorch."""
     runs = {"naive": [], "digitnet": [], "pytorch": []}
     same_lines = True
     for _ in range(repeats):
@@ -282,6 +342,159 @@ def seed_recipe(env, repeats):
             "ratios_vs_naive_per_run": [n / d for n, d in zip(runs["naive"], runs["digitnet"])]}
 
 
+KERNELS = {"compiled": {"DIGITNET_KERNELS": "numba"}, "reference": {"DIGITNET_KERNELS": "numpy"}}
+
+
+def default_recipe(env, repeats):
+    """The default recipe (``digitnet train``), seeds 0.., its training time and accuracy, with the compiled kernels
+    and on the NumPy reference path (DIGITNET_KERNELS=numpy), interleaved."""
+    runs = {path: [] for path in KERNELS}
+    for seed in range(repeats):
+        for path, values in runs.items():
+            values.append({"seed": seed, **run_job(env=KERNELS[path], kind="default_recipe", seed=seed)})
+        print(f"  seed {seed}: " + ", ".join(f"{k} {v[-1]['seconds']:.1f} s -> {v[-1]['test_accuracy'] * 100:.2f}%"
+                                             for k, v in runs.items()), flush=True)
+    med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+    return {"runs": runs, "median_s": med, "speedup": med["reference"] / med["compiled"],
+            "speedups_per_seed": [b["seconds"] / a["seconds"] for a, b in zip(runs["compiled"], runs["reference"])]}
+
+
+def kernels_startup(env, repeats):
+    """What numba costs a process: a short training (1 epoch of 2,560 rows, 784-256-256-10, Adam, batch 128) with an
+    empty compilation cache (the first run on a machine: compiles), with that cache (every run after), and on the
+    reference path; interleaved, each in a fresh process."""
+    import tempfile
+
+    runs = {"first (compiles)": [], "cached": [], "reference": []}
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            compiled = {"DIGITNET_KERNELS": "numba", "NUMBA_CACHE_DIR": cache}
+            runs["first (compiles)"].append(run_job(env=compiled, kind="startup")["seconds"])
+            runs["cached"].append(run_job(env=compiled, kind="startup")["seconds"])
+        runs["reference"].append(run_job(env=KERNELS["reference"], kind="startup")["seconds"])
+        print("  " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()), flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return {"runs_s": runs, "median_s": med, "compile_cost_s": med["first (compiles)"] - med["reference"],
+            "cached_cost_s": med["cached"] - med["reference"]}
+
+
+def serving(env, repeats):
+    """JSON predictions/s (benchmarks/load.py: 16 clients, 2 server workers, 20 s; the clients share the machine)
+    and the server's time for every reading while the browser's drawings are drawn (one process, one at a time)."""
+    model = RESULTS / "load-model.safetensors"
+    if not model.is_file():
+        run_job(kind="quick_model", out=str(model))
+    load = []
+    for _ in range(repeats):
+        done = subprocess.run([sys.executable, str(HERE / "load.py"), str(model), "--workers", "2", "--clients", "16",
+                               "--seconds", "20"], env=natural_env(), capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"benchmarks/load.py failed:\n{done.stderr}")
+        load.append(json.loads((RESULTS / "load-json.json").read_text())[0])
+        strokes = run_job(kind="stroke", model=str(model))
+        print(f"  JSON {load[-1]['requests_per_s']:,.0f} requests/s (p50 {load[-1]['p50_ms']:.1f} ms); stroke readings: "
+              f"first of a stroke max {strokes['first_max_ms']:.1f} ms, any max {strokes['max_ms']:.1f} ms", flush=True)
+        load[-1]["strokes"] = strokes
+    return {"runs": load, "median_requests_per_s": statistics.median(r["requests_per_s"] for r in load),
+            "median_first_reading_max_ms": statistics.median(r["strokes"]["first_max_ms"] for r in load),
+            "median_reading_max_ms": statistics.median(r["strokes"]["max_ms"] for r in load),
+            "median_reading_p50_ms": statistics.median(r["strokes"]["p50_ms"] for r in load)}
+
+
+# ---- jobs the sections above run in fresh processes (job() dispatches them) ----
+
+def default_recipe_job(spec):
+    from digitnet.data import datasets
+    from digitnet.run.recipes import RECIPES, train
+
+    result = train(RECIPES["default"].updated(seed=spec.get("seed", 0)), datasets.load("mnist"))
+    return {"seconds": result.metadata["train_seconds"], "test_accuracy": result.metadata["test_accuracy"],
+            "validation_accuracy": result.history.last.get("val_accuracy"), **kernel_status()}
+
+
+def startup_job(spec):
+    from digitnet import MLP, Adam, fit
+    from digitnet.data import datasets
+
+    split = datasets.load("mnist").train
+    X, y = split.features()[:2560], split.labels[:2560]
+    start = time.perf_counter()
+    fit(MLP([784, 256, 256, 10], "relu"), Adam(1e-3), X, y, epochs=1, batch_size=128)
+    return {"seconds": time.perf_counter() - start, **kernel_status()}
+
+
+def quick_model_job(spec):
+    """The model benchmarks/load.py trains when given none: the default recipe's network, one epoch of MNIST."""
+    from digitnet import save_model
+    from digitnet.data import datasets
+    from digitnet.run.recipes import RECIPES, train
+
+    config = RECIPES["default"].updated(epochs=1, outliers=0, synthetic_digits=0, augmented_copies=0, low_resolution=0,
+                                        restyled_digits=0)
+    result = train(config, datasets.load("mnist"))
+    save_model(spec["out"], result.model, result.model.metadata)
+    return {"test_accuracy": result.metadata["test_accuracy"]}
+
+
+def stroke_bodies():
+    """(name, point, BMP bytes): every reading the page would send while drawing tests/drawings.py's 35 drawings on
+    its 280 px pad (brush 280/13 px, round), after each point; ``point`` 1 and 2 (a dot, a first short line) are
+    a stroke's first readings."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from drawings import drawings
+
+    side, brush = 280, 280 / 13
+    out = []
+    for name, strokes in drawings():
+        pad = Image.new("L", (side, side), 255)
+        pen = ImageDraw.Draw(pad)
+        for stroke in strokes:
+            previous = None
+            for k, (x, y) in enumerate(stroke, 1):
+                x, y = x * side, y * side
+                if previous is not None:
+                    pen.line([previous, (x, y)], fill=0, width=round(brush))
+                pen.ellipse((x - brush / 2, y - brush / 2, x + brush / 2, y + brush / 2), fill=0)
+                previous = (x, y)
+                buffer = io.BytesIO()
+                pad.save(buffer, format="BMP")
+                out.append((name, k, buffer.getvalue()))
+    return out
+
+
+def stroke_job(spec):
+    """The server's time for each reading while drawing: decoding the page's BMP and reading it (what POST
+    /api/predict's worker thread does with an image body), in ms."""
+    import numpy as np
+
+    from digitnet import load_model
+    from digitnet.reading.preprocess import open_image
+    from digitnet.reading.verdict import read
+
+    model = load_model(spec["model"])
+    bodies = stroke_bodies()
+    read(model, open_image(bodies[0][2]))  # the first request of a served model
+    ms, first = [], []
+    for _name, point, body in bodies:
+        start = time.perf_counter()
+        read(model, open_image(body, "body"), name="body")
+        ms.append((time.perf_counter() - start) * 1000)
+        if point <= 2:
+            first.append(ms[-1])
+    slowest = int(np.argmax(ms))
+    return {"readings": len(ms), "p50_ms": float(np.median(ms)), "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": max(ms), "slowest": f"{bodies[slowest][0]}, point {bodies[slowest][1]}",
+            "first_readings": len(first), "first_p50_ms": float(np.median(first)), "first_max_ms": max(first)}
+
+
+SPECIAL_JOBS = {"default_recipe": default_recipe_job, "startup": startup_job, "quick_model": quick_model_job,
+                "stroke": stroke_job}
+
+
 def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
     """The results as Markdown; ``earlier``: {section: date} for sections kept from an earlier run."""
     earlier = earlier or {}
@@ -296,13 +509,19 @@ def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
     if "throughput" in results:
         out.append("## Training throughput (Adam, batch 128, float32; the second epoch of 60,000, after one to warm up)"
                    + when("throughput") + "\n")
-        out.append("| network | digitnet | PyTorch | scikit-learn | vs PyTorch | vs scikit-learn | digitnet GFLOP/s | % of GEMM peak |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| network | digitnet | PyTorch | scikit-learn | vs PyTorch | vs scikit-learn | digitnet GFLOP/s | "
+                   "% of the step's products alone (roofline) | % of GEMM peak |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["throughput"]:
             s = r["samples_per_s"]
+            roof = (f"{r['fraction_of_roofline'] * 100:.0f}% of {r['products_gflops']:.0f}" if "products_gflops" in r
+                    else "—")
             out.append(f"| {r['network']} | {s['digitnet']:,.0f}/s | {s['pytorch']:,.0f}/s | {s['scikit-learn']:,.0f}/s | "
-                       f"{r['ratio_vs_pytorch']:.2f}x | {r['ratio_vs_sklearn']:.2f}x | {r['digitnet_gflops']:.0f} | "
+                       f"{r['ratio_vs_pytorch']:.2f}x | {r['ratio_vs_sklearn']:.2f}x | {r['digitnet_gflops']:.0f} | {roof} | "
                        f"{r['fraction_of_peak'] * 100:.0f}% of {r['gemm_peak_gflops']:.0f} |")
+        out.append("\nPer run (interleaved, in order): vs PyTorch "
+                   + "; ".join(f"{r['network']} " + ", ".join(f"{x:.2f}x" for x in r["ratios_vs_pytorch_per_run"])
+                               for r in results["throughput"]) + ".")
         out.append("\nThe first epoch, warm-up included (what a one-epoch run sees):\n")
         out.append("| network | digitnet | PyTorch | scikit-learn | vs PyTorch |")
         out.append("|---|---:|---:|---:|---:|")
@@ -319,11 +538,41 @@ def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
         for i in range(len(rows["digitnet"])):
             cells = [f"{rows[k][i]['seconds']:.1f} s → {rows[k][i]['test_accuracy'] * 100:.2f}%" for k in ("digitnet", "pytorch", "scikit-learn")]
             out.append(f"| {i} | " + " | ".join(cells) + " |")
+    if "default" in results:
+        d = results["default"]
+        out.append("\n## The default recipe (`digitnet train`): training time and accuracy, compiled kernels and the NumPy "
+                   "reference path (DIGITNET_KERNELS=numpy)" + when("default") + "\n")
+        out.append("| seed | compiled kernels | NumPy reference | speed-up |")
+        out.append("|---|---:|---:|---:|")
+        for a, b in zip(d["runs"]["compiled"], d["runs"]["reference"]):
+            out.append(f"| {a['seed']} | {a['seconds']:.1f} s → {a['test_accuracy'] * 100:.2f}% | "
+                       f"{b['seconds']:.1f} s → {b['test_accuracy'] * 100:.2f}% | {b['seconds'] / a['seconds']:.2f}x |")
+        out.append(f"\nMedians: {d['median_s']['compiled']:.1f} s and {d['median_s']['reference']:.1f} s ({d['speedup']:.2f}x).")
+    if "kernels" in results:
+        k = results["kernels"]
+        m = k["median_s"]
+        out.append("\n## What numba costs a process (1 epoch of 2,560 rows, 784-256-256-10)" + when("kernels") + "\n")
+        out.append("| first run (compiles) | cached | NumPy reference | compilation, once | a cached start |")
+        out.append("|---:|---:|---:|---:|---:|")
+        out.append(f"| {m['first (compiles)']:.2f} s | {m['cached']:.2f} s | {m['reference']:.2f} s | "
+                   f"{k['compile_cost_s']:+.2f} s | {k['cached_cost_s']:+.2f} s |")
+    if "serving" in results:
+        v = results["serving"]
+        out.append("\n## Serving (`benchmarks/load.py`: 16 clients, 2 workers, 20 s; the server's time per reading while "
+                   "drawing)" + when("serving") + "\n")
+        out.append("| JSON predictions/s | p50 latency | a stroke's first readings, slowest | any reading while drawing: "
+                   "median, p99, slowest |")
+        out.append("|---:|---:|---:|---:|")
+        for r in v["runs"]:
+            t = r["strokes"]
+            out.append(f"| {r['requests_per_s']:,.0f} | {r['p50_ms']:.1f} ms | {t['first_max_ms']:.1f} ms | "
+                       f"{t['p50_ms']:.1f}, {t['p99_ms']:.1f}, {t['max_ms']:.1f} ms ({t['slowest']}) |")
     if "seed" in results:
         s = results["seed"]
         m = s["median_s"]
         out.append("\n## The tutorial's recipe (150 full-batch iterations of 784-16-16-10 tanh)" + when("seed") + "\n")
-        out.append("| naive listing (float64) | digitnet --recipe seed (float64) | PyTorch (float32) | vs naive | vs PyTorch | same 15 lines |")
+        out.append("| naive listing (float64) | digitnet --recipe seed (float64) | PyTorch (float64) | vs naive | vs PyTorch | "
+                   "same 15 lines |")
         out.append("|---:|---:|---:|---:|---:|---|")
         out.append(f"| {m['naive']:.2f} s | {m['digitnet']:.2f} s | {m['pytorch']:.2f} s | {s['ratio_vs_naive']:.2f}x | "
                    f"{s['ratio_vs_pytorch']:.2f}x | {'yes' if s['same_15_lines'] else 'NO'} |")
@@ -333,7 +582,8 @@ def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="throughput,time_to_98,seed", help="comma-separated sections")
+    parser.add_argument("--only", default="throughput,default,seed,kernels,serving,time_to_98",
+                        help="comma-separated sections")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.job:
@@ -345,7 +595,8 @@ def main():
         env["cpu"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    sections = {"throughput": throughput, "time_to_98": time_to_98, "seed": seed_recipe}
+    sections = {"throughput": throughput, "default": default_recipe, "seed": seed_recipe, "kernels": kernels_startup,
+                "serving": serving, "time_to_98": time_to_98}
     RESULTS.mkdir(exist_ok=True)
     results = {}
     for name in args.only.split(","):
