@@ -12,15 +12,20 @@ An image without ink is left as it is.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 MAX_SLANT = 1.0  # the slant corrected is at most 45 degrees (a flat dash has no meaningful slant)
 
 
+@functools.cache
 def moment_coordinates(side: int) -> np.ndarray:
-    """(side², 5): 1, y, x, y², y x for each pixel, in row-major order."""
+    """(side², 5): 1, y, x, y², y x for each pixel, in row-major order (made once per side, read-only)."""
     ys, xs = np.divmod(np.arange(side * side, dtype=np.float64), side)
-    return np.stack([np.ones_like(ys), ys, xs, ys * ys, ys * xs], axis=1)
+    coordinates = np.stack([np.ones_like(ys), ys, xs, ys * ys, ys * xs], axis=1)
+    coordinates.flags.writeable = False
+    return coordinates
 
 
 def slant_and_centre(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
