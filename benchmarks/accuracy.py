@@ -18,12 +18,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine, reexec_natural  # noqa: E402
+from run import machine, reexec_natural
 
 reexec_natural()  # before NumPy loads: measure with the BLAS kernel users' machines get
 
-from digitnet.data import datasets  # noqa: E402
-from digitnet.run.recipes import RECIPES, train  # noqa: E402
+from digitnet.data import datasets
+from digitnet.run.recipes import RECIPES, train
 
 PUBLISHED = [
     ("784-800-10, no distortions (Simard et al. 2003)", "98.4%"),

@@ -15,11 +15,10 @@ import statistics
 import sys
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import run_job  # noqa: E402  (run.py owns the jobs; each runs in a fresh process)
+from run import run_job
 
 
 def main():

@@ -34,19 +34,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine, reexec_natural  # noqa: E402
+from run import machine, reexec_natural
 
 reexec_natural()  # before NumPy loads: the BLAS kernel users' machines get
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from digitnet.data import datasets  # noqa: E402
-from digitnet.reading.preprocess import prepare  # noqa: E402
-from digitnet.reading.verdict import decide, read  # noqa: E402
-from digitnet.synthetic import draw as synth  # noqa: E402
-
-import hands  # noqa: E402
-from digitnet.run.recipes import RECIPES, train  # noqa: E402
+import hands
+from digitnet.data import datasets
+from digitnet.reading.preprocess import prepare
+from digitnet.reading.verdict import decide, read
+from digitnet.run.recipes import RECIPES, train
+from digitnet.synthetic import draw as synth
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 OUTLINE = "femkeklaver"  # the outline font: reported on its own line
@@ -169,7 +168,7 @@ def _median_rows(results: dict) -> dict:
 
 
 def table(results: dict) -> str:
-    pct = lambda v: "—" if v != v else f"{v * 100:.1f}%"  # noqa: E731
+    pct = lambda v: "—" if v != v else f"{v * 100:.1f}%"
     rows = _median_rows(results)
     lines = ["Medians over seeds (right / refused). Fonts: the seven non-outline handwriting fonts; the outline font "
              f"{OUTLINE} on its own.", "",

@@ -27,7 +27,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import wait_until_serving  # noqa: E402
+from run import wait_until_serving
 
 
 def free_port() -> int:

@@ -72,7 +72,7 @@ def update_parameters(parameters, grads, learning_rate=0.001):
 def model(X, y, learning_rate, num_iterations=150, print_cost=True):
     parameters = initialize_parameters(784, [16, 16, 10])
     lines = []
-    for i in range(0, num_iterations):
+    for i in range(num_iterations):
         if i > 75:
             learning_rate = 0.1
         A3, cache = forward_propagation(X, parameters)

@@ -28,17 +28,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine, reexec_natural, wait_until_serving  # noqa: E402
+from run import machine, reexec_natural, wait_until_serving
 
 reexec_natural()
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import httpx
+import numpy as np
+from PIL import Image
 
-from digitnet import datasets, save_model  # noqa: E402
-from digitnet.synthetic import draw as synth  # noqa: E402
-from digitnet.run.recipes import RECIPES, train  # noqa: E402
+from digitnet import datasets, save_model
+from digitnet.run.recipes import RECIPES, train
+from digitnet.synthetic import draw as synth
 
 
 def png(picture: np.ndarray) -> bytes:
@@ -107,7 +107,7 @@ def one_style(model_path: Path, style: str, held_out: int) -> dict:
 
 
 def table(results: dict) -> str:
-    pct = lambda r: f"{r['correct'] / r['n'] * 100:.1f}% / {r['refused'] / r['n'] * 100:.1f}% / {r['wrong'] / r['n'] * 100:.1f}%"  # noqa: E731
+    pct = lambda r: f"{r['correct'] / r['n'] * 100:.1f}% / {r['refused'] / r['n'] * 100:.1f}% / {r['wrong'] / r['n'] * 100:.1f}%"
     lines = ["| hand (font family) | seed | corrections | held-out: correct / refused / wrong, before | after | errors fixed | "
              "MNIST test before -> after (drop) | fine-tune time |", "|---|---|---|---|---|---|---|---|"]
     for key, r in results.items():

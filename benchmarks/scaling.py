@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import RESULTS, run_job, train_flops_per_sample  # noqa: E402
+from run import RESULTS, run_job, train_flops_per_sample
 
 WIDTHS = (64, 128, 256, 512, 1024, 2048, 4096)
 BATCHES = (32, 64, 128, 256, 512, 1024)

@@ -22,18 +22,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import machine, reexec_natural  # noqa: E402
+from run import machine, reexec_natural
 
 reexec_natural()  # before NumPy loads: the BLAS kernel users' machines get
 
-from sklearn import datasets as skdata  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn import datasets as skdata
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
 
-import digitnet  # noqa: E402
-from digitnet.app.sklearn import DigitnetClassifier  # noqa: E402
+import digitnet
+from digitnet.app.sklearn import DigitnetClassifier
 
 SMALL = {"digits (8x8)": skdata.load_digits, "iris": skdata.load_iris, "breast cancer": skdata.load_breast_cancer,
          "wine": skdata.load_wine}

@@ -26,7 +26,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from load import free_port  # noqa: E402
+from load import free_port
 
 
 def png(size, mode="L", colour=255) -> bytes:

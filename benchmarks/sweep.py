@@ -18,8 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from digitnet.data import datasets  # noqa: E402
-from digitnet.run.recipes import RECIPES, train  # noqa: E402
+from digitnet.data import datasets
+from digitnet.run.recipes import RECIPES, train
 
 GRID = [(w, b, e) for w in (128, 256, 512) for b in (64, 128, 256) for e in (4, 6)]
 

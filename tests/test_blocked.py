@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, SGD, fit, parallel, softmax_cross_entropy, tutorial_cost
+from digitnet.nn.layers import Dense
 from digitnet.training.blocked import BlockedRows
 from digitnet.training.fullbatch import FullBatch
-from digitnet.nn.layers import Dense
 
 
 def test_column_blocks_give_the_dense_products(mnist, rng):

@@ -11,8 +11,8 @@ import platformdirs
 import pytest
 
 from digitnet import load_model
-from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.errors import ModelFileError
+from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.run.recipes import TrainConfig, build, train
 
 ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]

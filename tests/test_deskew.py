@@ -5,10 +5,8 @@ import numpy as np
 import pytest
 
 from digitnet import MLP, load_model, save_model
-from digitnet.app.cli import main
 from digitnet.data.deskew import deskew, slant_and_centre
 from digitnet.run.recipes import RECIPES, train
-from digitnet.synthetic.draw import draw
 
 
 def slanted_stroke(slant: float) -> np.ndarray:
@@ -147,8 +145,8 @@ def test_distorted_batches_of_a_two_view_model_cover_every_row_in_both_views(mni
     """With distortions made per batch, an epoch is every (row, view) pair: twice the steps, each
     label twice, and the training accuracy still a share of the rows."""
     from digitnet.data.augment import Augment
-    from digitnet.training.batches import MiniBatches
     from digitnet.nn.optim import Adam
+    from digitnet.training.batches import MiniBatches
     from digitnet.training.fit import fit
 
     X = mnist.train.images[:2000].reshape(2000, -1) / np.float32(255)

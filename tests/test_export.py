@@ -12,10 +12,10 @@ import onnxruntime as ort
 import pytest
 import yaml
 
-from digitnet import MLP, ACTIVATIONS, evaluate, save_model
+from digitnet import ACTIVATIONS, MLP, evaluate, save_model
 from digitnet.app.cli import main
-from digitnet.reading.verdict import decide
 from digitnet.app.export.onnx_model import to_onnx
+from digitnet.reading.verdict import decide
 
 
 def _run(proto, X):

@@ -11,7 +11,7 @@ import safetensors.numpy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digitnet import DataError, MLP, ModelFileError, load_model, save_model
+from digitnet import MLP, DataError, ModelFileError, load_model, save_model
 from digitnet.data.idx import TYPE_CODES, encode_idx, read_idx
 from digitnet.run.modelfile import encode
 

@@ -142,11 +142,11 @@ def test_changed_architecture_metadata_fails_the_checksum(tmp_path):
 
 
 def test_a_checkpoint_without_a_config_is_refused(tmp_path, capsys):
+    import numpy as np
+
     from digitnet import MLP, SGD
     from digitnet.run.checkpoint import Checkpointer
     from digitnet.training.fit import Resume
-
-    import numpy as np
 
     ckpt = Checkpointer(tmp_path, metadata={"recipe": "default"})
     ckpt.save(MLP([784, 4, 10]), SGD(0.1), np.random.default_rng(0), [], Resume(1))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from digitnet.run import personal
 from digitnet.app.cli import main
 from digitnet.errors import UsageError
+from digitnet.run import personal
 
 
 def _image(mnist, i):
@@ -84,9 +84,9 @@ def test_finetune_learns_a_style_without_forgetting(default_model, mnist):
     errors on 200 held-out samples of that hand are fixed, and MNIST's test accuracy drops by at
     most 0.3 points. (Until the default read both views, this was the fifthhorseman font, which it
     now reads at 91.5%.)"""
-    from digitnet.synthetic import draw as synth
-    from digitnet.run.finetune import finetune
     from digitnet.reading.verdict import read
+    from digitnet.run.finetune import finetune
+    from digitnet.synthetic import draw as synth
 
     fonts = synth.handwriting_fonts()["femkeklaver"]  # installed by `make test` (scripts/system-packages.sh)
 

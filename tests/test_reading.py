@@ -15,13 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.synthetic import draw as synth
-from digitnet.reading.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
 from digitnet.nn.losses import softmax
 from digitnet.reading.calibration import calibrate, expected_calibration_error, fit_temperature
 from digitnet.reading.geometry import GEOMETRY, inspect, inspect_prepared
+from digitnet.reading.preprocess import MNIST_STROKE, crop_to_work_scale, find_ink, prepare, stroke_width
 from digitnet.reading.verdict import read
-
+from digitnet.synthetic import draw as synth
 
 STATIC = Path(str(resources.files("digitnet.app.serve") / "static"))
 

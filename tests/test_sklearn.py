@@ -14,8 +14,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from digitnet.data import datasets
 from digitnet.app.sklearn import DigitnetClassifier
+from digitnet.data import datasets
 
 
 def _name(check) -> str:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from digitnet.synthetic import sets as synthetic_sets
 from digitnet.run.recipes import RECIPES, training_data
+from digitnet.synthetic import sets as synthetic_sets
 
 
 def test_draw_zero_is_the_standard_draw_and_other_draws_differ(tmp_path, monkeypatch):

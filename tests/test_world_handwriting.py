@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import hands  # noqa: E402
-
-from digitnet.reading.verdict import read  # noqa: E402
+import hands
+from digitnet.reading.verdict import read
 
 DRAW = 11  # the tests' own draw of the held-out hand (the published benchmark uses another)
 

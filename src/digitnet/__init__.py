@@ -17,28 +17,66 @@ import os
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")  # spin 2^16 cycles (~20 µs), then sleep
 
-from .data import datasets  # noqa: E402 (after the environment above)
+from .app.export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
+from .data import datasets
 from .errors import DataError, DigitnetError, ModelFileError, TrainingDiverged, UsageError
-from .run.config import TrainConfig
 from .nn.layers import ACTIVATIONS, Activation, Dense, Dropout
 from .nn.losses import softmax, softmax_cross_entropy, tutorial_cost
 from .nn.metrics import Evaluation, accuracy, confusion_matrix, evaluate, per_class_accuracy
 from .nn.model import MLP
-from .run.modelfile import load_model, save_model
 from .nn.optim import SGD, Adam, AdamW
-from .reading.preprocess import open_image, prepare
-from .reading.contract import Calibration, Reading
-from .reading.verdict import read
-from .app.export.onnx_model import export_onnx, to_onnx  # onnx itself is imported only when they are called
-from .run.recipes import RECIPES, train
 from .nn.schedules import Constant, Cosine, OneCycle, Step
+from .reading.contract import Calibration, Reading
+from .reading.preprocess import open_image, prepare
+from .reading.verdict import read
+from .run.config import TrainConfig
+from .run.modelfile import load_model, save_model
+from .run.recipes import RECIPES, train
 from .training.fit import Callback, EarlyStopping, History, fit
 from .version import __version__
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "Adam", "AdamW", "Calibration", "Callback", "Constant", "Cosine", "DataError", "Dense",
-    "DigitnetError", "Dropout", "EarlyStopping", "Evaluation", "export_onnx", "History", "MLP", "ModelFileError", "OneCycle", "RECIPES", "SGD",
-    "Step", "TrainConfig", "TrainingDiverged", "UsageError", "accuracy", "confusion_matrix", "datasets", "evaluate", "fit",
-    "load_model", "open_image", "per_class_accuracy", "prepare", "read", "Reading", "save_model", "softmax", "softmax_cross_entropy", "to_onnx", "train", "tutorial_cost",
+    "ACTIVATIONS",
+    "MLP",
+    "RECIPES",
+    "SGD",
+    "Activation",
+    "Adam",
+    "AdamW",
+    "Calibration",
+    "Callback",
+    "Constant",
+    "Cosine",
+    "DataError",
+    "Dense",
+    "DigitnetError",
+    "Dropout",
+    "EarlyStopping",
+    "Evaluation",
+    "History",
+    "ModelFileError",
+    "OneCycle",
+    "Reading",
+    "Step",
+    "TrainConfig",
+    "TrainingDiverged",
+    "UsageError",
     "__version__",
+    "accuracy",
+    "confusion_matrix",
+    "datasets",
+    "evaluate",
+    "export_onnx",
+    "fit",
+    "load_model",
+    "open_image",
+    "per_class_accuracy",
+    "prepare",
+    "read",
+    "save_model",
+    "softmax",
+    "softmax_cross_entropy",
+    "to_onnx",
+    "train",
+    "tutorial_cost",
 ]

@@ -14,12 +14,12 @@ import shlex
 
 import numpy as np
 
-from ..run.config import SETTINGS
 from ..data.registry import REGISTRY
 from ..nn.metrics import Evaluation
 from ..reading.contract import PIXELS
 from ..reading.geometry import inspect_prepared
 from ..reading.verdict import decide
+from ..run.config import SETTINGS
 from ..run.recipes import RECIPES
 from ..run.schema import RECIPE_NAME
 from ..version import __version__

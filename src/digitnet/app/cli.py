@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import json
+import os
 import signal
 import socket
 import sys
@@ -20,21 +20,21 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..run import checkpoint
-from ..data import datasets, download
 from .. import paths
-from ..run.config import SETTINGS, TrainConfig, check_setting
-from ..reading.preprocess import open_image
-from .display import JsonlLog, LineLog, ProgressBars, summary_table
+from ..data import datasets, download
 from ..errors import DataError, DigitnetError, ModelOutputError, ServeError, TrainingDiverged, UsageError
 from ..fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
 from ..nn.metrics import evaluate
-from ..run.modelfile import load_model, save_model
 from ..reading.contract import check_reads_pictures
+from ..reading.preprocess import open_image
 from ..reading.verdict import read
-from ..run.schema import parse_json
+from ..run import checkpoint
+from ..run.config import SETTINGS, TrainConfig, check_setting
+from ..run.modelfile import load_model, save_model
 from ..run.recipes import RECIPES, get_recipe, train
+from ..run.schema import parse_json
 from ..version import __version__
+from .display import JsonlLog, LineLog, ProgressBars, summary_table
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,12 +7,11 @@ import html
 import json
 from pathlib import Path
 
-
-from . import plots
-from .card import model_card, picture_refusals
 from ..fileio import atomic_write_bytes
 from ..nn.metrics import Evaluation, evaluate
 from ..training.fit import History
+from . import plots
+from .card import model_card, picture_refusals
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}

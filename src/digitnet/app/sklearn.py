@@ -26,8 +26,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..nn.model import MLP
 from ..nn.layers import ACTIVATIONS
+from ..nn.model import MLP
 from ..nn.optim import Adam
 from ..training.fit import Callback, fit
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from . import download
 from .idx import read_idx_digest
 from .registry import DIGITS, FILES, REGISTRY, DatasetInfo
-from ..errors import DataError
+
 
 @dataclass(frozen=True, eq=False)
 class Split:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pooch
 
-from .idx import read_idx
-from .registry import FILES, DatasetInfo
 from ..errors import DataError
 from ..paths import cache_dir
+from .idx import read_idx
+from .registry import FILES, DatasetInfo
 
 TIMEOUT_S = 30
 

@@ -22,8 +22,8 @@ sparse rows of full-batch training) registers its own versions in its own module
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import initializers, kernels
 from ..data.deskew import deskew as deskew_images
 from ..errors import UsageError
+from . import initializers, kernels
 from .layers import Activation, Dense, Dropout, check_activation
 from .losses import softmax
 

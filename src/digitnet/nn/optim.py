@@ -7,7 +7,7 @@ and each optimizer keeps its per-parameter state under that name. Updates are in
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -22,12 +22,12 @@ from filelock import FileLock, Timeout
 
 from ..errors import ModelFileError, UsageError
 from ..fileio import atomic_write_bytes
-from .config import TrainConfig
-from .modelfile import FORMAT_VERSION, encode, read_file
-from .schema import parse_json
 from ..nn.model import MLP
 from ..nn.optim import Optimizer
 from ..training.fit import History, Resume
+from .config import TrainConfig
+from .modelfile import FORMAT_VERSION, encode, read_file
+from .schema import parse_json
 
 FORMAT = "digitnet-checkpoint"
 PATTERN = "ckpt-*.safetensors"

@@ -14,9 +14,8 @@ digits (its recipe's split, never the test set) and evaluated on the test set fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +62,7 @@ def finetune(model: MLP, images: np.ndarray, labels: np.ndarray, dataset, *, epo
                          "correct or confirm a few more digits first")
     check_reads_pictures(model, "fine-tuning on personal samples")
     labels = np.asarray(labels)
-    if labels.dtype.kind not in "ui" or len(labels) and not 0 <= labels.min() <= labels.max() < model.sizes[-1]:
+    if labels.dtype.kind not in "ui" or (len(labels) and not 0 <= labels.min() <= labels.max() < model.sizes[-1]):
         raise UsageError(f"personal labels must be classes of the model, integers 0 to {model.sizes[-1] - 1}; "
                          f"these are {labels.dtype} from {labels.min()} to {labels.max()}")
     if images.shape[1:] != (SIDE, SIDE):

@@ -7,23 +7,22 @@ validation split held out of the training set.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import parallel
-from ..nn import optim, schedules
-from ..synthetic import sets as synthetic_sets
-from .checkpoint import Checkpointer, restore
-from .config import TrainConfig
 from ..errors import DataError, UsageError
+from ..nn import optim, schedules
 from ..nn.losses import tutorial_cost
 from ..nn.model import MLP, VIEWS
+from ..synthetic import sets as synthetic_sets
 from ..training.batches import Epoch
 from ..training.fit import Callback, EarlyStopping, History
+from .checkpoint import Checkpointer, restore
+from .config import TrainConfig
 from .pipeline import append_outliers, fit_and_measure, split_validation
 
 RECIPES: dict[str, TrainConfig] = {

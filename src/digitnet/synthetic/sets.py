@@ -22,11 +22,11 @@ import hashlib
 import numpy as np
 
 from .. import paths
-from . import draw as synth
 from ..data.augment import Augment
 from ..data.idx import read_idx, write_idx
-from ..reading.preprocess import crop_to_work_scale, place, prepare
 from ..errors import DataError
+from ..reading.preprocess import crop_to_work_scale, place, prepare
+from . import draw as synth
 
 VERSION = 8  # of the generators: a new version makes new cache files
 # look-alike letters twice: the hardest non-digits (S and 5, Z and 2, q and 9 share most of their strokes)

@@ -5,9 +5,9 @@ and (with augmentation) the next batch prepared on a background thread while the
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 

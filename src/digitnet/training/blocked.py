@@ -28,7 +28,7 @@ class ColumnBlock:
     its weights only.
     """
 
-    __slots__ = ("used", "values", "shape")
+    __slots__ = ("shape", "used", "values")
 
     def __init__(self, used: np.ndarray, values: np.ndarray, n_columns: int):
         self.used, self.values, self.shape = used, values, (len(values), n_columns)

@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Sequence
-from typing import Callable
 
 import numpy as np
 
 from .. import parallel
 from ..errors import UsageError
-from .fullbatch import FullBatch
-from .batches import BatchSource, Epoch, MiniBatches
 from ..nn.model import MLP
 from ..nn.optim import Optimizer
+from .batches import BatchSource, Epoch, MiniBatches
+from .fullbatch import FullBatch
 from .step import check_finite_loss, check_finite_params, loss_and_accuracy_of_views
 
 

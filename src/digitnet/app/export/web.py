@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...reading import preprocess
 from ...data.deskew import MAX_SLANT
 from ...fileio import atomic_write_bytes
+from ...reading import preprocess
 from ...reading.contract import REASON_WORDS, Calibration, check_reads_pictures
 from ...reading.geometry import GEOMETRY
 

@@ -28,11 +28,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from ...data import datasets
-from ...reading.preprocess import open_image
 from ...errors import DataError, DigitnetError
-from ...run.modelfile import load_model
 from ...reading.contract import PIXELS, REASON_SOURCE, REASON_WORDS, SIDE, Reading, Reason, Verdict, check_reads_pictures
+from ...reading.preprocess import open_image
 from ...reading.verdict import read
+from ...run.modelfile import load_model
 from .learning import Learner
 from .learning import router as learning_router
 
