@@ -88,7 +88,7 @@ class Dense:
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.input_grad = input_grad
         self._buffers = Buffers()
-        self._x = None
+        self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = False, rng=None, bias: bool = True) -> np.ndarray:
         """Y = X W + b; without ``bias``, X W (an :class:`Activation` after it adds b, fused with its function)."""
@@ -108,7 +108,7 @@ class Dense:
         return {"params": self.params, "input_grad": self.input_grad}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["params"]["W"], state["params"]["b"], input_grad=state["input_grad"])
+        type(self).__init__(self, state["params"]["W"], state["params"]["b"], input_grad=state["input_grad"])
 
     def backward(self, dy: np.ndarray, *, accumulate: bool = False) -> np.ndarray | None:
         """dX, after storing dW and db in ``grads`` (added to them if ``accumulate``)."""
@@ -224,7 +224,8 @@ class Activation:
     def __init__(self, name: str):
         self.name = check_activation(name)
         self._f, self._backward = ACTIVATIONS[name].forward, ACTIVATIONS[name].backward
-        self.params, self.grads = {}, {}
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
         self._y: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = False, rng=None, bias: np.ndarray | None = None) -> np.ndarray:
@@ -251,7 +252,7 @@ class Activation:
         return {"name": self.name}  # not the last batch's output
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["name"])
+        type(self).__init__(self, state["name"])
 
 
 
@@ -266,7 +267,8 @@ class Dropout:
         if not 0 <= p < 1:
             raise UsageError(f"dropout probability {p} is out of range (expected 0 <= p < 1)")
         self.p = p
-        self.params, self.grads = {}, {}
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
         self._mask = None
         self._buffers = Buffers()
 
@@ -297,4 +299,4 @@ class Dropout:
         return {"p": self.p}  # not the last batch's mask
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["p"])
+        type(self).__init__(self, state["p"])

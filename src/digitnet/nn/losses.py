@@ -60,7 +60,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, label_smoot
         if loss is not None:
             return loss, z
     rows = np.arange(n)
-    eps = label_smoothing
+    eps: float | np.ndarray = label_smoothing
     if n and labels.min() < 0:  # outliers: ε = 1 on their rows (the uniform target)
         outlier = labels < 0
         eps = np.where(outlier, 1.0, label_smoothing).astype(logits.dtype)

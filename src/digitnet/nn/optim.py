@@ -21,6 +21,7 @@ class Optimizer:
     """Shared machinery: the step count ``t``, the schedule, and per-parameter state by name."""
 
     hyperparameters: tuple[str, ...] = ()
+    weight_decay: float  # set by every subclass: L2 weight decay λ (0: none)
 
     def __init__(self, lr, anchor: dict[str, np.ndarray] | None = None):
         self.schedule = lr if callable(lr) else Constant(lr)
