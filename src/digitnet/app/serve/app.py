@@ -14,7 +14,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -89,9 +89,9 @@ class Problem(BaseModel):
     detail: str
 
 
-ERRORS = {413: {"model": Problem, "description": "body larger than 2 MB"},
-          415: {"model": Problem, "description": "not JSON, multipart or PNG/JPEG"},
-          422: {"model": Problem, "description": "invalid pixels or image, or no digit drawn"}}
+ERRORS: dict[int | str, dict[str, Any]] = {413: {"model": Problem, "description": "body larger than 2 MB"},
+                                           415: {"model": Problem, "description": "not JSON, multipart or PNG/JPEG"},
+                                           422: {"model": Problem, "description": "invalid pixels or image, or no digit drawn"}}
 
 PREDICT_BODY = {
     "required": True,
@@ -234,6 +234,8 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
             return _problem(503, f"reading the image took longer than {REQUEST_SECONDS} s; try a smaller picture")
 
     def answer(reading: Reading) -> Prediction:
+        if reading.image is None:  # read() always keeps the 28x28 it gave the network
+            raise RuntimeError("a reading without the image the network saw")
         fields = reading.to_dict()
         del fields["source"]
         return Prediction(**fields, prediction=int(np.argmax(reading.probabilities)), message=reading.describe(classes),
@@ -242,7 +244,7 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
 
     @app.post("/api/predict", response_model=Prediction, responses=ERRORS, openapi_extra={"requestBody": PREDICT_BODY},
               summary="Classify a 28x28 image (JSON pixels) or a picture (PNG/JPEG upload or body)")
-    async def predict(request: Request) -> Prediction:
+    async def predict(request: Request) -> Prediction | JSONResponse:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "application/json":
             try:
@@ -284,7 +286,9 @@ def create_app(model_path: str | Path, *, learning: bool = True) -> FastAPI:
 
     @app.get("/api/samples/random", response_model=Sample, responses={422: {"model": Problem}, 503: {"model": Problem}},
              summary="A real test image with its true label")
-    async def random_sample(index: Annotated[int | None, Query(ge=0, le=9999, description="a given test image instead")] = None) -> Sample:
+    async def random_sample(index: Annotated[int | None, Query(ge=0, le=9999,
+                                                               description="a given test image instead")] = None,
+                            ) -> Sample | JSONResponse:
         split = test_split()
         i = int(np.random.default_rng().integers(len(split))) if index is None else index
         if i >= len(split):

@@ -74,7 +74,7 @@ class UseIn(BaseModel):
 class Counts(BaseModel):
     count: int
     counts: list[int] = Field(description="samples of each digit")
-    needed: int = Field(MIN_SAMPLES, description="how many samples fine-tuning needs at least")
+    needed: int = Field(default=MIN_SAMPLES, description="how many samples fine-tuning needs at least")
 
 
 class Problem(BaseModel):
