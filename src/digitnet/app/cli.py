@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..data import datasets, download
 from ..errors import DataError, DigitnetError, ModelOutputError, ServeError, TrainingDiverged, UsageError
 from ..fileio import atomic_write_bytes, check_output_dir, check_output_file, read_input
 from ..nn.metrics import evaluate
-from ..reading.contract import check_reads_pictures
+from ..reading.contract import Reading, check_reads_pictures
 from ..reading.preprocess import open_image
 from ..reading.verdict import read
 from ..run import checkpoint
@@ -33,6 +34,7 @@ from ..run.config import SETTINGS, TrainConfig, check_setting
 from ..run.modelfile import load_model, save_model
 from ..run.recipes import RECIPES, get_recipe, train
 from ..run.schema import parse_json
+from ..training.fit import Callback
 from ..version import __version__
 from .display import JsonlLog, LineLog, ProgressBars, summary_table
 
@@ -367,8 +369,8 @@ def _read_toml(path: Path) -> dict:
 def cmd_train(args) -> int:
     console = _console()
     if args.recipe == "list":
-        for name, recipe in RECIPES.items():
-            console.print(f"{name:10} {recipe.description}")
+        for name, preset in RECIPES.items():
+            console.print(f"{name:10} {preset.description}")
         return 0
     resume_from, recipe = None, args.recipe
     if args.resume:
@@ -399,10 +401,11 @@ def cmd_train(args) -> int:
     dataset = datasets.load(config.data)
     messages = _messages()
     say = (lambda *a, **k: None) if args.quiet else messages.print
-    say(("resuming " + str(resume_from) + ": " if resume_from else "") + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
+    say(("resuming " + str(resume_from) + ": " if resume_from else "")
+        + f"training {recipe}: {dataset.train.images[0].size}-{'-'.join(map(str, config.hidden))}-{dataset.num_classes} "
         f"{config.activation}, {config.optimizer}, {config.epochs} epochs, "
         f"batch {config.batch_size or 'full'}, {config.dtype}, on {dataset.name}")
-    callbacks = []
+    callbacks: list[Callback] = []
     if not args.quiet:
         display = ProgressBars if messages.is_terminal else LineLog
         callbacks.append(display(messages, tutorial=config.tutorial_cost))
@@ -725,7 +728,8 @@ def _check_port(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as exc:
             raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}"
-                             + (" (another program is using that port; try --port)" if exc.errno == errno.EADDRINUSE else "")) from None
+                             + (" (another program is using that port; try --port)" if exc.errno == errno.EADDRINUSE
+                                else "")) from None
 
 
 # --- datasets ---
@@ -733,14 +737,14 @@ def _check_port(host: str, port: int) -> None:
 def cmd_datasets(args) -> int:
     console = _console()
     if args.action == "list":
-        for info in datasets.REGISTRY.values():
-            if info.embedded:
+        for entry in datasets.REGISTRY.values():
+            if entry.embedded:
                 state, path = "embedded", datasets.embedded_dir()
-            elif download.is_complete(info):
-                state, path = "downloaded", download.target_dir(info)
+            elif download.is_complete(entry):
+                state, path = "downloaded", download.target_dir(entry)
             else:
-                state, path = "not downloaded", download.target_dir(info)
-            _dataset_row(console, args.json, info.name, info.description, state, path)
+                state, path = "not downloaded", download.target_dir(entry)
+            _dataset_row(console, args.json, entry.name, entry.description, state, path)
         _personal_row(console, args.json)
         return 0
     if args.action == "repair":
@@ -817,6 +821,11 @@ def render(image: np.ndarray) -> str:
     return "\n".join("".join(BLOCKS[v] * 2 for v in row) for row in levels)
 
 
+def _picture_reading(model, path: Path) -> Callable[[], Reading]:
+    """The reading of the picture at ``path``, opened when called (its DataError then names that picture)."""
+    return lambda: read(model, open_image(path), name=str(path))
+
+
 def cmd_predict(args) -> int:
     paths_given = list(args.paths)
     args.model = paths_given.pop(0) if paths_given and paths_given[0].suffix.lower() == ".safetensors" else None
@@ -824,17 +833,19 @@ def cmd_predict(args) -> int:
     if (args.index is None) == (not args.images):
         raise UsageError("give either --index N or one or more IMAGE files")
     console = _console()
+    items: list[tuple[str, Callable[[], Reading], int | None]]  # (source, its reading, its label if known)
     if args.index is not None:
         model, dataset = _model_and_data(args.model, args.data)
         if args.index >= len(dataset.test):
-            raise UsageError(f"--index {args.index} is out of range: the test set has {len(dataset.test):,} images (0 to {len(dataset.test) - 1})")
+            raise UsageError(f"--index {args.index} is out of range: the test set has {len(dataset.test):,} images "
+                             f"(0 to {len(dataset.test) - 1})")
         image = dataset.test.images[args.index] / np.float32(255)
         items = [(f"test image {args.index}", lambda: read(model, image, prepared=True), int(dataset.test.labels[args.index]))]
         classes = dataset.classes
     else:
         model = load_model(args.model or paths.latest_model())
         classes = tuple(model.metadata.get("classes", [str(i) for i in range(model.sizes[-1])]))
-        items = [(str(path), lambda path=path: read(model, open_image(path), name=str(path)), None) for path in args.images]
+        items = [(str(path), _picture_reading(model, path), None) for path in args.images]
     check_reads_pictures(model, "reading pictures")
     failed = 0
     for name, reading_of, label in items:
