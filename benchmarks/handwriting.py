@@ -65,7 +65,7 @@ def handwritten_digits(per_font: int, seed: int):
 def nondigits(per_font: int, seed: int):
     """{family: [picture]}: held-out non-digits."""
     out = {}
-    for i, (family, files) in enumerate(synth.handwriting_fonts().items()):
+    for i, (_, files) in enumerate(synth.handwriting_fonts().items()):
         rng = np.random.default_rng([seed, 100 + i])
         chars = [synth.NOT_DIGIT_LIKE[k] for k in rng.integers(len(synth.NOT_DIGIT_LIKE), size=per_font // 2)]
         out.setdefault("letters and symbols (handwriting fonts)", []).extend(
@@ -74,7 +74,7 @@ def nondigits(per_font: int, seed: int):
     out["doodles"] = [synth.draw(synth.doodle(rng), width=float(rng.uniform(6, 26)), box=(40, 40, 240, 240),
                                  dark_on_light=bool(rng.random() < 0.7)) for _ in range(per_font * 2)]
     lookalikes = []
-    for i, (family, files) in enumerate(synth.handwriting_fonts().items()):
+    for i, (_, files) in enumerate(synth.handwriting_fonts().items()):
         rng = np.random.default_rng([seed, 300 + i])
         lookalikes += [synth.text(LOOKALIKE_CHARS[k], files[rng.integers(len(files))], rng)
                        for k in rng.integers(len(LOOKALIKE_CHARS), size=per_font // 4)]

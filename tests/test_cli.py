@@ -73,7 +73,7 @@ def test_seed_recipe_prints_the_tutorials_lines(tmp_path):
     out = tmp_path / "seed.safetensors"
     result = digitnet("train", "--recipe", "seed", "--out", out)
     assert result.returncode == 0, result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.startswith("Cost after")]  # progress: on stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Cost after")]  # progress: on stderr
     assert len(lines) == 15
     assert lines[0].startswith("Cost after iteration 0: 0.230083 Accuracy: 13.260000")
     assert lines[-1].startswith("Cost after iteration 140: 0.054397 Accuracy: 85.903333")

@@ -186,15 +186,13 @@ def _read_at_most(stream, limit: int) -> bytes:
 def encode_idx(array: np.ndarray) -> bytes:
     """The IDX bytes of ``array`` (uncompressed)."""
     array = np.asarray(array)
-    for code, dtype in TYPE_CODES.items():
-        if array.dtype.kind == dtype.kind and array.dtype.itemsize == dtype.itemsize:
-            break
-    else:
+    code = next((c for c, d in TYPE_CODES.items() if array.dtype.kind == d.kind and array.dtype.itemsize == d.itemsize), None)
+    if code is None:
         raise DataError(f"IDX cannot store dtype {array.dtype} (expected uint8, int8, int16, int32, float32 or float64)")
     if not 1 <= array.ndim <= 255 or any(s >= 1 << 32 for s in array.shape):
         raise DataError(f"IDX cannot store shape {array.shape} (1 to 255 dimensions, each < 2**32)")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    return header + np.ascontiguousarray(array, dtype).tobytes()
+    return header + np.ascontiguousarray(array, TYPE_CODES[code]).tobytes()
 
 
 def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> None:

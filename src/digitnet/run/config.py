@@ -29,8 +29,8 @@ def setting(default, help: str, kind=None, *, label: str | None = None, min=None
     "pairs" ((epoch, lr) pairs). ``min``/``max`` are inclusive bounds, ``above``/``below`` strict.
     """
     kind = kind or type(default)
-    return field(default=default, metadata=dict(help=help, kind=kind, label=label, min=min, above=above, below=below,
-                                                 max=max, choices=choices, flag=flag, group=group))
+    return field(default=default, metadata={"help": help, "kind": kind, "label": label, "min": min, "above": above,
+                                            "below": below, "max": max, "choices": choices, "flag": flag, "group": group})
 
 
 @dataclass(frozen=True)

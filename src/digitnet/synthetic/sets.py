@@ -200,7 +200,8 @@ def scanned(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     pad = int(rng.integers(0, 3))  # the scan is of the form's box around the digit, a little paper around the ink
     ink = ink.crop((max(0, left - pad), max(0, top - pad), min(28, right + pad), min(28, bottom + pad)))
     if rng.random() < 0.4:  # a bitmap: pen or no pen
-        ink = ink.point(lambda v, t=int(rng.integers(60, 180)): 255 if v >= t else 0)
+        threshold = int(rng.integers(60, 180))
+        ink = ink.point(lambda v, t=threshold: 255 if v >= t else 0)
     side = int(rng.integers(8, 17))
     w, h = ink.size
     scale = side / max(w, h)
