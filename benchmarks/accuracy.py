@@ -65,7 +65,8 @@ def main():
     table = "\n".join(lines) + "\n"
     (HERE / "results").mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%d")
-    (HERE / "results" / "accuracy.json").write_text(json.dumps({"date": stamp, "machine": machine(), "results": results}, indent=2) + "\n")
+    (HERE / "results" / "accuracy.json").write_text(json.dumps({"date": stamp, "machine": machine(), "results": results},
+                                                               indent=2) + "\n")
     (HERE / "results" / "accuracy.md").write_text(table)
     print("\n" + table)
 

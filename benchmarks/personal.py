@@ -86,7 +86,8 @@ def one_style(model_path: Path, style: str, held_out: int) -> dict:
             with httpx.Client(timeout=60) as client:
                 before = read_all(client, url, held)
                 for picture, digit in corrections:  # the page's correction buttons, through the API
-                    image = client.post(f"{url}/api/predict", files={"file": ("d.png", png(picture), "image/png")}).json()["image"]
+                    image = client.post(f"{url}/api/predict",
+                                        files={"file": ("d.png", png(picture), "image/png")}).json()["image"]
                     client.post(f"{url}/api/corrections", json={"pixels": image, "label": digit}).raise_for_status()
                 started = time.perf_counter()
                 client.post(f"{url}/api/finetune").raise_for_status()
@@ -114,7 +115,8 @@ def table(results: dict) -> str:
         style, seed = key.rsplit(", seed ", 1)
         drop = (r["mnist_test_before"] - r["mnist_test_after"]) * 100
         lines.append(f"| {style} | {seed} | {r['corrections']} | {pct(r['before'])} | {pct(r['after'])} | "
-                     f"{r['errors_fixed'] * 100:.0f}% | {r['mnist_test_before'] * 100:.2f}% -> {r['mnist_test_after'] * 100:.2f}% "
+                     f"{r['errors_fixed'] * 100:.0f}% | "
+                     f"{r['mnist_test_before'] * 100:.2f}% -> {r['mnist_test_after'] * 100:.2f}% "
                      f"({drop:+.2f}) | {r['finetune_seconds']:.0f} s |")
     drops = [(r["mnist_test_before"] - r["mnist_test_after"]) * 100 for r in results.values()]
     fixed = [r["errors_fixed"] for r in results.values() if r["errors_fixed"] is not None]

@@ -4,7 +4,8 @@ import math
 
 
 def arc(cx, cy, rx, ry, a0, a1, n=14):
-    return [(cx + rx * math.cos(math.radians(a0 + (a1 - a0) * i / (n - 1))), cy + ry * math.sin(math.radians(a0 + (a1 - a0) * i / (n - 1)))) for i in range(n)]
+    return [(cx + rx * math.cos(math.radians(a0 + (a1 - a0) * i / (n - 1))),
+             cy + ry * math.sin(math.radians(a0 + (a1 - a0) * i / (n - 1)))) for i in range(n)]
 # each digit as a list of strokes, each stroke a list of points
 TEMPLATES = {
     "0": [arc(0.5, 0.5, 0.3, 0.42, -90, 270, 20)],

@@ -68,7 +68,8 @@ def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference,
 
 def test_keep_last_k_and_no_temp_files(tmp_path, mnist):
     train(TrainConfig(hidden=(16,), epochs=3), mnist, checkpoint_dir=tmp_path, checkpoint_every=100, keep=2)
-    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".lock"))  # the run's lock file stays, empty of state
+    # the run's lock file stays, empty of state
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".lock"))
     assert names == [p.name for p in checkpoints(tmp_path)] and len(names) == 2
     assert names[-1] == "ckpt-0000001407.safetensors"  # 3 epochs x 469 steps
 

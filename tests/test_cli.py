@@ -150,7 +150,8 @@ def test_options_anywhere_among_the_positionals_of_every_command(trained, tmp_pa
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all('"verdict"' in line for line in lines)
     parser = build_parser()
-    for a, b in ((["predict", "m.safetensors", "a.png", "b.png", "--json"], ["predict", "--json", "m.safetensors", "a.png", "b.png"]),
+    for a, b in ((["predict", "m.safetensors", "a.png", "b.png", "--json"],
+                  ["predict", "--json", "m.safetensors", "a.png", "b.png"]),
                  (["evaluate", "m.safetensors", "--json"], ["evaluate", "--json", "m.safetensors"]),
                  (["report", "m.safetensors", "--out", "r"], ["report", "--out", "r", "m.safetensors"]),
                  (["card", "m.safetensors", "--out", "c.md"], ["card", "--out", "c.md", "m.safetensors"]),

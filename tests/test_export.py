@@ -89,7 +89,8 @@ def test_model_card_has_front_matter_and_measured_sections(default_model, mnist,
     path = save_model(tmp_path / "m.safetensors", default_model)
     results = tmp_path / "hw.json"
     results.write_text(json.dumps({"results": {"default": {
-        "digits": {"fontA": {"n": 10, "correct": 9, "refused": 1, "wrong": 0}, "fontB": {"n": 10, "correct": 5, "refused": 3, "wrong": 2}},
+        "digits": {"fontA": {"n": 10, "correct": 9, "refused": 1, "wrong": 0},
+                   "fontB": {"n": 10, "correct": 5, "refused": 3, "wrong": 2}},
         "nondigits": {"doodles": {"n": 20, "refused": 19}}}}}))
     card = tmp_path / "README.md"
     assert main(["card", str(path), "--out", str(card), "--handwriting", str(results)]) == 0

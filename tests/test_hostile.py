@@ -661,7 +661,8 @@ def test_an_output_path_that_cannot_be_created_is_refused_before_training(tmp_pa
     from digitnet.app import cli
 
     monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("it trained"))
-    assert main(["train", "--hidden", "8", "--epochs", "1", "--out", "/proc/x.safetensors"]) == 1  # root may write anywhere but there
+    # root may write anywhere but there
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--out", "/proc/x.safetensors"]) == 1
     err = capsys.readouterr().err
     assert "--out /proc/x.safetensors: cannot be written" in err and "Traceback" not in err
 

@@ -89,7 +89,8 @@ def test_the_browsers_geometry_agrees_with_pythons(mnist):
     expected = [inspect(w) for w in works]
     script = ("globalThis.window = globalThis; require(process.argv[1]); let s = '';"
               "process.stdin.on('data', (c) => s += c).on('end', () => { const { C, works } = JSON.parse(s);"
-              "console.log(JSON.stringify(works.map((w) => Digitnet.inspect({ w: w.w, h: w.h, d: Float32Array.from(w.d) }, C)))); });")
+              "console.log(JSON.stringify(works.map((w) => "
+              "Digitnet.inspect({ w: w.w, h: w.h, d: Float32Array.from(w.d) }, C)))); });")
     payload = json.dumps({"C": GEOMETRY, "works": [{"w": w.shape[1], "h": w.shape[0], "d": w.ravel().tolist()} for w in works]})
     done = subprocess.run(["node", "-e", script, str(STATIC / "digitnet.js")], input=payload, capture_output=True,
                           text=True, timeout=120)

@@ -157,7 +157,8 @@ def private_imports() -> list[str]:
             if not source.startswith("digitnet"):
                 continue
             for alias in node.names:
-                if alias.name.startswith("_") and not alias.name.endswith("__") and source.split(".")[:2] != module.split(".")[:2]:
+                if (alias.name.startswith("_") and not alias.name.endswith("__")
+                        and source.split(".")[:2] != module.split(".")[:2]):
                     found.append(f"{module}: from {source} import {alias.name}")
     return found
 

@@ -24,7 +24,8 @@ def test_draw_zero_is_the_standard_draw_and_other_draws_differ(tmp_path, monkeyp
 def test_training_data_uses_the_configs_draw(mnist, monkeypatch):
     asked = []
     monkeypatch.setattr(synthetic_sets, "digits",
-                        lambda n, draw=0: asked.append(("digits", n, draw)) or (np.zeros((n, 28, 28), np.uint8), np.arange(n) % 10))
+                        lambda n, draw=0: asked.append(("digits", n, draw))
+                                          or (np.zeros((n, 28, 28), np.uint8), np.arange(n) % 10))
     monkeypatch.setattr(synthetic_sets, "nondigits",
                         lambda images, n, seed, draw=0: asked.append(("non-digits", n, draw)) or np.zeros((n, 28, 28), np.uint8))
     X, y, _ = training_data(RECIPES["default"].updated(synthetic_draw=3, synthetic_digits=20, outliers=30), mnist)

@@ -267,6 +267,7 @@ def model_card(model, *, evaluation: Evaluation | None = None, refusals: dict | 
              "A multi-layer perceptron trained with digitnet, a from-scratch NumPy network for handwritten digits"
              + (f"; the file is `{model_path}`" if model_path else "") + f". Card written by digitnet {__version__}.", "",
              "## Intended use", "", INTENDED_USE, "", *_training(model), "",
-             *_evaluation(model, evaluation, refusals, handwriting), "", "## Limitations", "", LIMITATIONS, *_measured_limits(evaluation, handwriting), "",
+             *_evaluation(model, evaluation, refusals, handwriting), "",
+             "## Limitations", "", LIMITATIONS, *_measured_limits(evaluation, handwriting), "",
              *_licence(model), ""]
     return "\n".join(parts) + "\n"

@@ -93,7 +93,8 @@ def confusion_heatmap(confusion: np.ndarray, classes) -> Figure:
             if confusion[i, j]:
                 ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if shares[i, j] > 0.5 else ("#8b0000" if i != j else "black"))
-    ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0,
+                  ha="right" if max(map(len, classes)) > 2 else "center")
     ax.set_yticks(range(k), classes)
     ax.set(xlabel="predicted class", ylabel="true class",
            title=f"Confusion matrix — {np.trace(confusion):,} of {confusion.sum():,} correct")

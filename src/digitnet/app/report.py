@@ -27,7 +27,8 @@ CAPTIONS = {
     "confusion_matrix": "Rows are true classes, columns predictions; off-diagonal cells are the mistakes.",
     "per_class_accuracy": "Accuracy of each class on the test set; the weakest class is in red.",
     "worst_misclassified": "The test images the model got wrong with the most confidence.",
-    "first_layer_weights": "Incoming weights of first-layer hidden units, as images: blue pixels excite the unit, red inhibit it.",
+    "first_layer_weights": "Incoming weights of first-layer hidden units, as images: "
+                           "blue pixels excite the unit, red inhibit it.",
     "reliability": "Calibration: when the model says p%, is it right p% of the time? Bars on the diagonal are perfect.",
 }
 
@@ -47,7 +48,8 @@ def build_report(model, dataset, *, model_path: str = "", result: Evaluation | N
     rows = [
         ("Test accuracy", f'<span class="big">{correct / total * 100:.2f}%</span> ({correct:,} / {total:,}; '
                           f"95% Wilson interval {low * 100:.2f}% – {high * 100:.2f}%)"),
-        ("Architecture", f"{'-'.join(map(str, model.sizes))} MLP, {model.activation} hidden units, softmax output, {model.dtype.name}"),
+        ("Architecture", f"{'-'.join(map(str, model.sizes))} MLP, {model.activation} hidden units, softmax output, "
+                         f"{model.dtype.name}"),
         ("Parameters", f"{model.n_params:,}"),
         ("Recipe", html.escape(str(meta.get("recipe", "—")))),
         ("Training time", f"{meta['train_seconds']:.1f} s" if "train_seconds" in meta else "—"),

@@ -50,7 +50,8 @@ class Augment:
                 raise UsageError(f"augmentation {name} must be a finite number >= 0, got {value}")
         if self.elastic_sigma <= 0 or self.scale >= 1 or self.thickness > 1:
             raise UsageError(f"augmentation needs elastic_sigma > 0 and scale < 1, "
-                             f"got elastic_sigma={self.elastic_sigma}, scale={self.scale}; and thickness <= 1, got {self.thickness}")
+                             f"got elastic_sigma={self.elastic_sigma}, scale={self.scale}; "
+                             f"and thickness <= 1, got {self.thickness}")
 
     @property
     def identity(self) -> bool:

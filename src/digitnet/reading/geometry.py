@@ -33,7 +33,8 @@ MAX_DOT = 0.08  # of the ink: a single piece inside a loop smaller than this is 
 #: everything the geometry rules depend on (the browser's copy of them, digitnet export --web, reads these)
 GEOMETRY = {"MIN_SIZE_IN_STROKES": MIN_SIZE_IN_STROKES, "MAX_ASPECT": MAX_ASPECT, "MIN_PIECE": MIN_PIECE,
             "MIN_MARK_HEIGHT": MIN_MARK_HEIGHT, "MAX_OVERLAP": MAX_OVERLAP, "MAX_LOOPS": MAX_LOOPS, "MIN_HOLE": MIN_HOLE,
-            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT, "MAX_DOT": MAX_DOT}
+            "MIN_LOOP": MIN_LOOP, "ROUNDNESS": ROUNDNESS, "MAX_PIECES": MAX_PIECES, "MIN_SIGNIFICANT": MIN_SIGNIFICANT,
+            "MAX_DOT": MAX_DOT}
 
 
 def inspect(work: np.ndarray) -> str | None:

@@ -108,12 +108,14 @@ def read_file(path: str | Path, expected_format: str) -> tuple[dict[str, np.ndar
 def _header_metadata(data: bytes, path: Path) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors header (8-byte little-endian length, then JSON)."""
     if len(data) < 8:
-        raise ModelFileError(f"{path}: truncated: {len(data)} bytes, not a safetensors file (expected an 8-byte header length first)")
+        raise ModelFileError(f"{path}: truncated: {len(data)} bytes, not a safetensors file "
+                             "(expected an 8-byte header length first)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER_BYTES:
         raise ModelFileError(f"{path}: safetensors header of {n:,} bytes is larger than the {MAX_HEADER_BYTES:,} allowed")
     if n > len(data) - 8:
-        raise ModelFileError(f"{path}: truncated or not safetensors: header claims {n:,} bytes, file has {len(data) - 8:,} after it")
+        raise ModelFileError(f"{path}: truncated or not safetensors: header claims {n:,} bytes, "
+                             f"file has {len(data) - 8:,} after it")
     try:
         header = parse_json(data[8:8 + n].decode(), "safetensors header")
     except (UnicodeDecodeError, ValueError) as exc:

@@ -58,7 +58,8 @@ RECIPES: dict[str, TrainConfig] = {
         hidden=(16, 16), activation="tanh", epochs=50, batch_size=128, optimizer="adam", lr=5e-3,
         schedule="onecycle", shift=1.5, rotate=10.0, scale=0.1, seed=0,
         description="The tutorial's own 784-16-16-10 tanh network trained as well as it can be: random "
-                    "shifts, rotations and zooms against its overfitting, Adam one-cycle, batch 128, 50 epochs (under a minute)."),
+                    "shifts, rotations and zooms against its overfitting, Adam one-cycle, batch 128, 50 epochs "
+                    "(under a minute)."),
 }
 
 #: fast99 with the default recipe's outlier exposure, in about the same time (fewer epochs over more rows)
