@@ -41,7 +41,10 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
+# lint and types first (seconds), then the tests
 test: system-test $(VENV)/.test node_modules/axe-core/axe.min.js
+	$(BIN)/ruff check
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 $(VENV)/.bench: $(VENV)/.test

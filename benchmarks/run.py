@@ -35,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ENV = {"OPENBLAS_THREAD_TIMEOUT": "16"}
+CORES_ENV = "DIGITNET_BENCH_CORES"  # set by --cores: each measurement process pins itself to that many cores
 # Some machines force OpenBLAS onto an older kernel (e.g. Haswell's AVX2 on an AVX-512 CPU) through
 # these; users' machines do not, so measurement processes run without them (never tests or CI).
 FORCED_KERNEL = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -194,7 +195,7 @@ def job(spec: dict) -> dict:
         sizes, batch, rows = spec["sizes"], spec["batch"], spec["rows"]
         Xs, ys = np.ascontiguousarray(X[:rows]), y[:rows]
         if who == "pytorch":
-            import torch  # noqa: F401 (its own memory is part of the baseline, as NumPy's is)
+            import torch  # (its own memory is part of the baseline, as NumPy's is)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         epochs = []
         if who == "digitnet":
@@ -309,7 +310,8 @@ def mnist_only(config):
                           low_resolution=0, restyled_digits=0)
 
 
-RECIPE_NOTES = {"pytorch": "the same as digitnet's (the default's network and schedule on MNIST alone)", "scikit-learn": "Adam 1e-3, batch 128, stopped at 98% (test) or 10 epochs"}
+RECIPE_NOTES = {"pytorch": "the same as digitnet's (the default's network and schedule on MNIST alone)",
+                "scikit-learn": "Adam 1e-3, batch 128, stopped at 98% (test) or 10 epochs"}
 
 
 def time_to_98(env, repeats):
@@ -513,7 +515,9 @@ def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
     out = [f"# Benchmark results\n\n{env['cpu']}, {env['threads']} BLAS threads (PyTorch set to the same), "
            f"NumPy {env['numpy']}, PyTorch {env['torch']}, scikit-learn {env['sklearn']}; {env['date']}. "
            f"Medians of {env['repeats']} interleaved runs, each in a fresh process with "
-           + ", ".join(f"{k}={v}" for k, v in env["environment"].items()) + ".\n"]
+           + ", ".join(f"{k}={v}" for k, v in env["environment"].items()) + f"; digitnet's kernels: {env.get('kernels', '?')}"
+           + (f"; load average (1, 5, 15 min) {', '.join(f'{x:.1f}' for x in env['load_before'])} before, "
+              f"{', '.join(f'{x:.1f}' for x in env['load_after'])} after" if "load_after" in env else "") + ".\n"]
     if "throughput" in results:
         out.append("## Training throughput (Adam, batch 128, float32; the second epoch of 60,000, after one to warm up)"
                    + when("throughput") + "\n")
@@ -538,13 +542,15 @@ def markdown(results: dict, env: dict, earlier: dict | None = None) -> str:
             out.append(f"| {r['network']} | {s['digitnet']:,.0f}/s | {s['pytorch']:,.0f}/s | {s['scikit-learn']:,.0f}/s | "
                        f"{r['first_epoch_ratio_vs_pytorch']:.2f}x |")
     if "time_to_98" in results:
-        out.append("\n## Time to 98% test accuracy (training seconds; digitnet runs its fixed schedule)" + when("time_to_98") + "\n")
+        out.append("\n## Time to 98% test accuracy (training seconds; digitnet runs its fixed schedule)"
+                   + when("time_to_98") + "\n")
         out.append("The default recipe's network and schedule on MNIST alone, one view, for both digitnet and PyTorch.\n")
         out.append("| seed | digitnet | PyTorch (same recipe) | scikit-learn (until 98%) |")
         out.append("|---|---:|---:|---:|")
         rows = results["time_to_98"]
         for i in range(len(rows["digitnet"])):
-            cells = [f"{rows[k][i]['seconds']:.1f} s → {rows[k][i]['test_accuracy'] * 100:.2f}%" for k in ("digitnet", "pytorch", "scikit-learn")]
+            cells = [f"{rows[k][i]['seconds']:.1f} s → {rows[k][i]['test_accuracy'] * 100:.2f}%"
+                     for k in ("digitnet", "pytorch", "scikit-learn")]
             out.append(f"| {i} | " + " | ".join(cells) + " |")
     if "default" in results:
         d = results["default"]
@@ -592,15 +598,23 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="throughput,default,seed,kernels,serving,time_to_98",
                         help="comma-separated sections")
+    parser.add_argument("--cores", type=int, help="pin every measurement process to this many cores (the last ones): "
+                        "1 keeps the figures of a machine shared with other work comparable (results/*-Ncore.*)")
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.job:
+        if os.environ.get(CORES_ENV):  # before NumPy loads: the BLAS and PyTorch size their thread pools from it
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[-int(os.environ[CORES_ENV]):])
         print(json.dumps(job(json.loads(args.job))))
         return
+    if args.cores:
+        ENV[CORES_ENV] = str(args.cores)
+    suffix = f"-{args.cores}core" if args.cores else ""
     env = {"cpu": platform.processor() or platform.machine(), **run_job(kind="env"), "repeats": args.repeats,
-           "date": time.strftime("%Y-%m-%d"), "environment": ENV}
+           "date": time.strftime("%Y-%m-%d"), "environment": ENV, "load_before": os.getloadavg()}
     try:
-        env["cpu"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        env["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                          if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     sections = {"throughput": throughput, "default": default_recipe, "seed": seed_recipe, "kernels": kernels_startup,
@@ -610,15 +624,16 @@ def main():
     for name in args.only.split(","):
         print(f"{name}:", flush=True)
         results[name] = sections[name](env, args.repeats)
-        (RESULTS / f"{name}.json").write_text(json.dumps({"env": env, "results": results[name]}, indent=2) + "\n")
+        env["load_after"] = os.getloadavg()
+        (RESULTS / f"{name}{suffix}.json").write_text(json.dumps({"env": env, "results": results[name]}, indent=2) + "\n")
     earlier = {}  # sections not run now: their last results, with the date they were measured
     for name in sections:
-        saved = RESULTS / f"{name}.json"
+        saved = RESULTS / f"{name}{suffix}.json"
         if name not in results and saved.is_file():
             data = json.loads(saved.read_text())
             results[name], earlier[name] = data["results"], data["env"].get("date", "an earlier run")
     table = markdown({k: results[k] for k in sections if k in results}, env, earlier)
-    (RESULTS / "README.md").write_text(table)
+    (RESULTS / f"README{suffix}.md").write_text(table)
     print("\n" + table)
 
 

@@ -179,7 +179,8 @@ def fit(model: MLP, optimizer: Optimizer, X: np.ndarray, y: np.ndarray, *, epoch
     epochs' seconds. The validation rows are read as :meth:`~digitnet.nn.model.MLP.logits` reads pictures
     (their views prepared once).
 
-    Raises :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite,
+    Raises :class:`~digitnet.errors.TrainingDiverged` as soon as the loss is not finite or above
+    :data:`~digitnet.training.step.DIVERGED_LOSS`,
     before anything is checkpointed.
     """
     preparing = time.perf_counter()
