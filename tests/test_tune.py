@@ -89,9 +89,16 @@ def trials_of(url: str, name: str) -> list:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
 
+def _interruptible() -> None:
+    """In the child before it starts: Ctrl+C's default action. A suite started in the background by a
+    non-interactive shell runs with SIGINT ignored, which its children would inherit (and rightly ignore)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def digitnet_process(*args, env=None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "digitnet", "tune", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                            preexec_fn=_interruptible)
 
 
 # --- a study on SQLite ---
