@@ -157,8 +157,12 @@ def test_phone_layout(page, server):
 
 # --- the page with no server (digitnet export --web) against the served page ---
 
-def settled_reading(page, quiet: float = 1.5) -> dict:
-    """The page's last reading once no new one has come for ``quiet`` seconds."""
+def settled_reading(page, quiet: float | None = None) -> dict:
+    """The page's last reading: the pen-up reading of the drawing as it is now (``window.readingSettled``),
+    or with ``quiet``, once no new one has come for that many seconds (also time for the layout to move)."""
+    if quiet is None:
+        page.wait_for_function("window.readingSettled()", timeout=15_000)
+        return page.evaluate("window.lastReading")
     page.wait_for_function("window.lastReading !== null", timeout=15_000)
     count, since = page.evaluate("window.readingCount"), time.monotonic()
     while time.monotonic() - since < quiet:
@@ -195,7 +199,7 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
             tab.click("#clear")
             tab.evaluate("window.lastReading = null")
             strokes(tab, drawing)
-            readings.append(settled_reading(tab, quiet=1.0 if tab is served else 0.3))
+            readings.append(settled_reading(tab))
             if readings[-1]["reason"]:  # each reason in its own words, on both pages
                 said.setdefault(readings[-1]["reason"], set()).add(tab.locator("#message").inner_text())
         a, b = readings

@@ -93,6 +93,8 @@ for (const type of ["pointerup", "pointercancel"]) {
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => redraw());  // the same drawing, recoloured
 
 function changed() { drawing++; teachState(); }  // readings of the drawing as it was can no longer be corrected
+// true once the page shows the pen-up reading of the drawing as it is now: nothing later replaces it (for tests)
+window.readingSettled = () => shown !== null && shown.final && shown.drawing === drawing;
 
 // Live: while the pen moves, read the drawing about every LIVE_MS, one request at a time; the pen
 // lifting always reads the final drawing. Answers to a drawing that has since changed by Clear or
@@ -186,7 +188,7 @@ function show(data, when, final = true, version = drawing) {
   $("sticky-verdict").textContent = $("prediction").textContent;
   $("sticky-detail").textContent = "· " + (digit ? brief(data.confidence)
     : data.verdict === "unsure" ? data.candidates.map((k) => brief(data.probabilities[k])).join(" / ") : data.message);
-  shown = { data, drawing: version };
+  shown = { data, drawing: version, final };
   teachState();
   if (final) $("announce").textContent = digit ? `Reads ${data.label_name}, ${$("confidence").textContent}.`
     : data.message.charAt(0).toUpperCase() + data.message.slice(1) + ".";
