@@ -107,8 +107,8 @@ def workers_part(minutes: float, work: Path, env: dict) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"Measured {results['date']} on {results['machine']['cpu']} ({results['machine']['cores']} cores)"
-             + (", SHORT runs (a check that the benchmark works, not the goal's figures)" if results["short"] else ""), ""]
+    lines = [f"Measured on {results['machine']['cpu']} ({results['machine']['cores']} cores); each part's date below. "
+             "Parts marked short are checks that the benchmark works, not the goals' figures.", ""]
     studies = [(k, v) for k, v in results["parts"].items() if k != "workers"]
     if studies:
         lines += ["| data | study | trials (complete / pruned) | default: val / test / s | tuned: val / test / s |",
@@ -117,7 +117,8 @@ def markdown(results: dict) -> str:
             d, n = r["default"], r["trials"]
             t = r.get("tuned") or {"validation_accuracy": float("nan"), "test_accuracy": float("nan"),
                                    "train_seconds": float("nan")}
-            lines.append(f"| {Path(r['data']).name} | {r['minutes']:g} min, {r['budget_seconds']:g} s per trial | "
+            when = f" ({r.get('date')}{', short' if r.get('short') else ''})"
+            lines.append(f"| {Path(r['data']).name}{when} | {r['minutes']:g} min, {r['budget_seconds']:g} s per trial | "
                          f"{sum(n.values())} ({n.get('complete', 0)} / {n.get('pruned', 0)}) | "
                          f"{d['validation_accuracy'] * 100:.2f}% / {d['test_accuracy'] * 100:.2f}% / {d['train_seconds']:.1f} | "
                          f"{t['validation_accuracy'] * 100:.2f}% / {t['test_accuracy'] * 100:.2f}% / {t['train_seconds']:.1f} |")
@@ -125,7 +126,8 @@ def markdown(results: dict) -> str:
         lines.append("")
     if "workers" in results["parts"]:
         w = results["parts"]["workers"]
-        lines += ["| worker processes (1 BLAS thread each) | trials | seconds | trials per hour |", "|---|---|---|---|"]
+        lines += [f"Workers ({w.get('date')}{', short' if w.get('short') else ''}): the same fixed trial over and over.", "",
+                  "| worker processes (1 BLAS thread each) | trials | seconds | trials per hour |", "|---|---|---|---|"]
         lines += [f"| {k} | {w[k]['trials']} | {w[k]['seconds']:.0f} | {w[k]['trials_per_hour']:.0f} |" for k in ("1", "2")]
         lines += ["", f"Two workers: {w['speedup']:.2f}x the trials per hour of one."]
     return "\n".join(lines) + "\n"
@@ -141,11 +143,11 @@ def main() -> None:
     minutes = args.minutes or (2 if args.short else 20)
     worker_minutes = args.worker_minutes or (1.25 if args.short else 10)
     path = HERE / "results" / "tune.json"
-    results = {"date": time.strftime("%Y-%m-%d"), "short": args.short, "machine": machine(), "parts": {}}
-    if path.is_file():  # parts run before, on the same kind of run (short or full), are kept
+    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "parts": {}}
+    if path.is_file():  # parts not run now are kept, each with its own date and length
         earlier = json.loads(path.read_text())
-        if earlier.get("short") == args.short:
-            results["parts"] = earlier.get("parts", {})
+        results["parts"] = {name: {"date": earlier.get("date"), "short": earlier.get("short", False), **part}
+                            for name, part in earlier.get("parts", {}).items()}
     with tempfile.TemporaryDirectory(prefix="digitnet-tune-bench-") as tmp:
         work = Path(tmp)
         env = {**os.environ, "DIGITNET_HOME": str(work / "home")}
@@ -155,6 +157,7 @@ def main() -> None:
                 results["parts"][part] = workers_part(worker_minutes, work, env)
             else:
                 results["parts"][part] = study_part(part, "mnist" if part == "mnist" else fashion(), minutes, work, env)
+            results["parts"][part] |= {"date": results["date"], "short": args.short}
             print(f"{part}: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
             path.write_text(json.dumps(results, indent=2) + "\n")  # after each part: a later failure loses nothing
             (HERE / "results" / "tune.md").write_text(markdown(results))

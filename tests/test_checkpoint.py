@@ -14,6 +14,7 @@ from digitnet import load_model
 from digitnet.errors import ModelFileError
 from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.run.recipes import TrainConfig, build, train
+from quick import PLAIN
 
 ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]
 
@@ -76,7 +77,7 @@ def test_keep_last_k_and_no_temp_files(tmp_path, mnist):
 
 def test_divergence_stops_with_a_clear_message_and_keeps_good_files(tmp_path):
     ckpt, out = tmp_path / "ckpt", tmp_path / "m.safetensors"
-    result = digitnet("train", "--hidden", "32", "--epochs", "3", "--optimizer", "sgd", "--schedule", "step",
+    result = digitnet("train", "--hidden", "32", "--epochs", "3", "--optimizer", "sgd", "--schedule", "step", *PLAIN,
                       "--lr", "1e9", "--checkpoint-dir", ckpt, "--checkpoint-every", "50", "--out", out)
     assert result.returncode == 1
     assert "training stopped:" in result.stderr and "step" in result.stderr and "learning rate 1e+09" in result.stderr

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from digitnet.app.cli import main
+from quick import PLAIN
 
 
 def digitnet(*args, env=None):
@@ -18,7 +19,7 @@ def digitnet(*args, env=None):
 def trained(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "small.safetensors"
     home = {**os.environ, "DIGITNET_HOME": str(path.parent / "home")}  # never the user's own model directory
-    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", "--out", path, env=home)
+    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", *PLAIN, "--out", path, env=home)
     assert result.returncode == 0, result.stderr
     return path, result.stdout
 
@@ -81,7 +82,7 @@ def test_seed_recipe_prints_the_tutorials_lines(tmp_path):
 
 
 def test_default_output_goes_to_the_user_data_dir_and_becomes_latest(digitnet_home, capsys):
-    assert main(["train", "--hidden", "16", "--epochs", "1"]) == 0
+    assert main(["train", "--hidden", "16", "--epochs", "1", *PLAIN]) == 0
     out = capsys.readouterr().out
     saved = list((digitnet_home / "models").glob("default-*.safetensors"))
     assert len(saved) == 1 and str(saved[0]) in out

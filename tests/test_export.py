@@ -16,6 +16,7 @@ from digitnet import ACTIVATIONS, MLP, evaluate, save_model
 from digitnet.app.cli import main
 from digitnet.app.export.onnx_model import to_onnx
 from digitnet.reading.verdict import decide
+from quick import PLAIN
 
 
 def _run(proto, X):
@@ -126,7 +127,7 @@ def test_no_color_is_honoured(tmp_path):
     Results go to stdout, progress to stderr."""
     def train_output(**extra):
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
-        return subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "1",
+        return subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "1", *PLAIN,
                                "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, check=True,
                               env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color", **extra})
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from digitnet.app.cli import main
+from quick import PLAIN
 
 
 def digitnet(*args, env=None):
@@ -20,7 +21,7 @@ def digitnet(*args, env=None):
 def test_an_output_file_that_is_a_directory_is_refused_before_training(tmp_path, flag, capsys):
     target = tmp_path / "d"
     target.mkdir()
-    args = ["train", "--hidden", "8", "--epochs", "1", "--outliers", "0", "--validation", "0", flag, str(target)]
+    args = ["train", "--hidden", "8", "--epochs", "1", *PLAIN, "--validation", "0", flag, str(target)]
     if flag != "--out":
         args += ["--out", str(tmp_path / "m.safetensors")]
     assert main(args) == 1
@@ -74,7 +75,7 @@ def test_an_unwritable_latest_pointer_is_a_warning_not_a_failure(tmp_path):
     home.mkdir()
     (home / "models").write_text("not a directory")  # the pointer cannot be written under it
     out = tmp_path / "m.safetensors"
-    result = digitnet("train", "--hidden", "8", "--epochs", "1", "--outliers", "0", "--validation", "0",
+    result = digitnet("train", "--hidden", "8", "--epochs", "1", *PLAIN, "--validation", "0",
                       "--out", out, env={"DIGITNET_HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert out.is_file() and f"model saved to {out}" in result.stdout
@@ -268,7 +269,7 @@ def test_sigterm_ends_training_like_ctrl_c(tmp_path):
     import time
 
     proc = subprocess.Popen([sys.executable, "-m", "digitnet", "train", "--hidden", "64", "--epochs", "50",
-                             "--outliers", "0", "--synthetic-digits", "0", "--checkpoint-dir", str(tmp_path / "ck"),
+                             *PLAIN, "--checkpoint-dir", str(tmp_path / "ck"),
                              "--out", str(tmp_path / "m.safetensors")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 120
@@ -391,7 +392,7 @@ def _parent(pid: str) -> int:
 # ---- rough edges ----
 
 def _small_run(tmp_path, *extra):
-    return main(["train", "--hidden", "16", "--epochs", "2", "--outliers", "0", "--synthetic-digits", "0",
+    return main(["train", "--hidden", "16", "--epochs", "2", *PLAIN,
                  "--validation", "0", "--augmented-copies", "0", "--checkpoint-dir", str(tmp_path / "ck"),
                  "--out", str(tmp_path / "m.safetensors"), *extra])
 
@@ -502,8 +503,7 @@ def test_a_client_leaving_mid_upload_is_not_a_server_error(served_model):
 
 def test_a_diverging_run_gives_one_message_and_no_warnings(tmp_path):
     result = subprocess.run([sys.executable, "-W", "default", "-m", "digitnet", "train", "--hidden", "32", "--epochs", "3",
-                             "--lr", "1e9", "--schedule", "step", "--optimizer", "sgd", "--outliers", "0",
-                             "--synthetic-digits", "0",
+                             "--lr", "1e9", "--schedule", "step", "--optimizer", "sgd", *PLAIN,
                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
     assert result.returncode == 1 and "training stopped" in result.stderr
     assert "RuntimeWarning" not in result.stderr
@@ -511,7 +511,7 @@ def test_a_diverging_run_gives_one_message_and_no_warnings(tmp_path):
 
 def test_divergence_from_weight_decay_blames_weight_decay(tmp_path):
     result = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "2", "--lr", "0.5",
-                             "--optimizer", "sgd", "--weight-decay", "900", "--outliers", "0", "--synthetic-digits", "0",
+                             "--optimizer", "sgd", "--weight-decay", "900", *PLAIN,
                              "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True)
     assert result.returncode == 1 and "try a smaller weight decay or learning rate (--weight-decay, --lr)" in result.stderr
 
@@ -523,15 +523,15 @@ def test_an_empty_test_split_is_refused_before_training(tmp_path, mnist, capsys)
                         mnist.train.labels[:50].astype(np.uint8)), ("t10k-images-idx3-ubyte", mnist.test.images[:0]),
                         ("t10k-labels-idx1-ubyte", mnist.test.labels[:0].astype(np.uint8))):
         write_idx(tmp_path / stem, array)
-    assert main(["train", "--data", str(tmp_path), "--hidden", "8", "--epochs", "1", "--outliers", "0",
-                 "--synthetic-digits", "0", "--out", str(tmp_path / "m.safetensors")]) == 1
+    assert main(["train", "--data", str(tmp_path), "--hidden", "8", "--epochs", "1", *PLAIN,
+                 "--out", str(tmp_path / "m.safetensors")]) == 1
     captured = capsys.readouterr()
     assert "the test split holds 0 images" in captured.err and "test accuracy" not in captured.out
 
 
 def test_a_full_disk_under_the_log_is_one_clear_line(tmp_path, capsys):
     """/dev/full answers every write with ENOSPC, as a full disk does."""
-    assert main(["train", "--hidden", "8", "--epochs", "1", "--outliers", "0", "--synthetic-digits", "0",
+    assert main(["train", "--hidden", "8", "--epochs", "1", *PLAIN,
                  "--log", "/dev/full", "--out", str(tmp_path / "m.safetensors")]) == 1
     err = capsys.readouterr().err
     assert "--log /dev/full: cannot be written (No space left on device)" in err and "Traceback" not in err

@@ -14,6 +14,7 @@ from PIL import Image
 from digitnet import MLP, Adam, fit
 from digitnet.app import plots
 from digitnet.app.report import build_report
+from quick import PLAIN
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_report_is_self_contained(trained, mnist):
 
 def test_cli_plots_log_and_quiet(tmp_path):
     out, plots_dir, log = tmp_path / "m.safetensors", tmp_path / "plots", tmp_path / "log.jsonl"
-    run = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "32", "--epochs", "2",
+    run = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "32", "--epochs", "2", *PLAIN,
                           "--validation", "0.1", "--out", str(out), "--plots", str(plots_dir), "--log", str(log)],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -100,7 +101,7 @@ def test_cli_plots_log_and_quiet(tmp_path):
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1] and all("val_accuracy" in r for r in records)
     assert (plots_dir / "learning_curves.png").stat().st_size > 10_000
-    quiet = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "8", "--epochs", "1",
+    quiet = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "8", "--epochs", "1", *PLAIN,
                             "--out", str(out), "--quiet"], capture_output=True, text=True)
     assert quiet.returncode == 0 and len(quiet.stdout.strip().splitlines()) == 1
     assert quiet.stdout.startswith("test accuracy:")

@@ -28,6 +28,7 @@ from digitnet.errors import DataError, UsageError
 from digitnet.run import tune
 from digitnet.run.config import TrainConfig
 from digitnet.run.recipes import RECIPES
+from digitnet.training.fit import Callback
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -264,6 +265,61 @@ def test_a_trial_within_the_budget_completes_and_records_its_time(tmp_path, smal
     (trial,) = study.get_trials()
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert 0 < trial.user_attrs["train_seconds"] <= 600 and trial.user_attrs["epochs_run"] == 2
+
+
+class _Trial:  # what TrialReporter asks of an Optuna trial
+    def report(self, value, step):
+        pass
+
+    def should_prune(self):
+        return False
+
+
+def test_the_budget_counts_the_inputs_preparation_once_not_in_every_epoch():
+    """A run that prepares its inputs for 2 s, then trains 6 epochs of 1 s: 8 s in all. Judged after its first
+    epoch (3 s so far) it needs 8 s, not 3 x 6 = 18 s; the base recipe given its own time is not pruned."""
+    from digitnet.training.fit import History, TrainState
+
+    def judged(budget: float):
+        state = TrainState(None, None, History(), np.random.default_rng(0), epochs=6, steps_per_epoch=1, seconds=2.0)
+        reporter = tune.TrialReporter(_Trial(), budget_seconds=budget)
+        reporter.on_train_begin(state)
+        state.seconds = 3.0  # the first epoch done
+        reporter.on_epoch_end(state, {"val_accuracy": 0.5})
+        return reporter, state
+
+    within, state = judged(8.0)
+    assert within.needed(state) == pytest.approx(8.0)
+    assert within.reason is None and not state.stop  # 8 s: within its budget
+    over, state = judged(7.0)
+    assert state.stop and over.reason.startswith("over budget: its 6 epochs need about 8.0 s")
+
+
+class _Rows(Callback):
+    def __init__(self, seen: list):
+        self.seen = seen
+
+    def on_train_begin(self, state):
+        self.seen.append(state.n_samples)
+
+
+def test_made_up_digits_are_left_out_for_data_whose_classes_are_not_digits(small_data):
+    """The default recipe's digits made by code and restyled 0s, 1s and 7s would be digits trained under other
+    classes' names (a T-shirt, a trouser): on such data they are left out, and the model file says so."""
+    from dataclasses import replace
+
+    from digitnet.run.recipes import train
+
+    clothes = replace(small_data, name="clothes", classes=tuple(f"class {k}" for k in range(10)))
+    config = RECIPES["default"].updated(epochs=1, hidden=(8,), outliers=300, low_resolution=100, deskew="off")
+    seen = []
+    result = train(config, clothes, callbacks=[_Rows(seen)], calibrate=False)
+    assert result.model.metadata["config"]["synthetic_digits"] == 0
+    assert result.model.metadata["config"]["restyled_digits"] == 0
+    assert seen == [2700 + 100 + 300]  # the training rows after the validation split, the scans, the outliers
+    digits = train(config, small_data, callbacks=[_Rows(seen)], calibrate=False)
+    assert digits.model.metadata["config"]["synthetic_digits"] == config.synthetic_digits > 0
+    assert seen[1] > seen[0] + config.synthetic_digits  # and restyled 0s, 1s and 7s besides
 
 
 def test_several_workers_each_train_on_one_thread_blas_included():

@@ -77,7 +77,8 @@ class TrainConfig:
     augmented_copies: int = setting(0, "instead of distorting every batch, train on this many distorted copies of "
                                     "the training set, made once before training (cheaper)", label="augmented copies",
                                     min=0, max=10, group="augmentation")
-    synthetic_digits: int = setting(0, "digits made by code (typeset, and drawn by a shaky hand) added to training",
+    synthetic_digits: int = setting(0, "digits made by code (typeset, and drawn by a shaky hand) added to training "
+                                    "(digit data only: left out for other classes)",
                                     label="synthetic digits", min=0, max=1_000_000)
     outliers: int = setting(0, "non-digits mixed into training with a uniform target (outlier exposure; 0: off)",
                             min=0, max=1_000_000)
@@ -85,7 +86,8 @@ class TrainConfig:
                                   "binarized, JPEG, uneven ink), read as a user's picture is", label="low-resolution digits",
                                   min=0, max=1_000_000)
     restyled_digits: int = setting(0, "training 0s, 1s and 7s also seen as other hands write them (a flag or base on the "
-                                   "1, a bar across the 7, a slash through the 0, added to the writer's own strokes)",
+                                   "1, a bar across the 7, a slash through the 0, added to the writer's own strokes; "
+                                   "digit data only)",
                                    label="restyled digits", min=0, max=1_000_000)
     synthetic_draw: int = setting(0, "which random draw of the made-up digits and non-digits (0: the standard one)",
                                   label="synthetic draw", min=0, max=1_000_000)

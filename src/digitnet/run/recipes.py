@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import parallel
+from ..data.registry import DIGITS
 from ..errors import DataError, UsageError
 from ..nn import optim, schedules
 from ..nn.losses import tutorial_cost
@@ -110,6 +111,15 @@ def check_memory(config: TrainConfig, n_inputs: int, n_classes: int, n_rows: int
                          f"{need / 2**30:,.1f} GiB to train, and this machine has {have / 2**30:,.1f} GiB of memory")
 
 
+def for_data(config: TrainConfig, dataset) -> TrainConfig:
+    """``config`` as it applies to ``dataset``: digits made by code and restyled 0s, 1s and 7s only for data whose
+    classes are the ten digits. On other data (Fashion-MNIST, letters) they would be digits trained under other
+    classes' names, so they are left out; the model file records the settings as they were used."""
+    if tuple(dataset.classes) == DIGITS:
+        return config
+    return config.updated(synthetic_digits=0, restyled_digits=0)
+
+
 def training_data(config: TrainConfig, dataset):
     """(X, y, validation indices or None): the training rows after the validation split, with
     ``config.synthetic_digits`` digits made by code and ``config.outliers`` non-digits (label -1) appended."""
@@ -171,6 +181,7 @@ def train(config: TrainConfig, dataset, *, callbacks: Sequence[Callback] = (), c
     validation split (False: a search's trials, whose models are not kept). The returned model's ``metadata``
     holds everything the model file should record.
     """
+    config = for_data(config, dataset)
     for split, what in ((dataset.train, "training"), (dataset.test, "test")):
         if len(split) == 0:  # found now, not after a whole training run
             raise DataError(f"{dataset.source}: the {what} split holds 0 images (expected at least one)")

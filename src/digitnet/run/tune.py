@@ -484,6 +484,12 @@ def join_study(storage: optuna.storages.BaseStorage, name: str, *,
 
 # --- trials ---
 
+#: a trial is stopped as over its budget only when its projected time passes the budget by more than this
+#: factor: the projection from the first epochs moves by a few per cent from run to run, and a trial of the
+#: base recipe itself, given the base's own time, must not be pruned for that noise
+BUDGET_SLACK = 1.05
+
+
 class TrialReporter(Callback):
     """Reports each epoch's validation accuracy to ``trial``; stops the run (``state.stop``) when the trial's
     pruner says so, or when its epochs cannot all be trained within ``budget_seconds`` (judged from the
@@ -493,6 +499,17 @@ class TrialReporter(Callback):
                  interruptions: Interruptions | None = None):
         self.trial, self.budget, self.interruptions = trial, budget_seconds, interruptions
         self.reason: str | None = None
+        self.begun: tuple[int, float] = (0, 0.0)  # the epoch and seconds when the epochs began
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.begun = (state.epoch, state.seconds)  # the inputs' preparation, counted once, is in these seconds
+
+    def needed(self, state: TrainState) -> float:
+        """Seconds of training the whole run will need: what it took so far, and the epochs to come at the
+        rate of those done (the preparation before the first epoch is not an epoch's: counted once)."""
+        first, before = self.begun
+        per_epoch = (state.seconds - before) / max(state.epoch + 1 - first, 1)
+        return state.seconds + per_epoch * (state.epochs - state.epoch - 1)
 
     def on_batch_end(self, state: TrainState) -> None:
         if self.interruptions is not None:
@@ -503,8 +520,8 @@ class TrialReporter(Callback):
         if record is None or "val_accuracy" not in record:
             return
         self.trial.report(record["val_accuracy"], state.epoch)
-        needed = state.seconds / (state.epoch + 1) * state.epochs
-        if self.budget is not None and needed > self.budget:
+        needed = self.needed(state)
+        if self.budget is not None and needed > self.budget * BUDGET_SLACK:
             self.reason = (f"over budget: its {state.epochs} epochs need about {needed:.1f} s of training, "
                            f"more than the {self.budget:g} s allowed")
             state.stop = True
