@@ -19,6 +19,7 @@ from drawings import TEMPLATES, place
 
 CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
+STALL_MS = 5_000  # far above any reading's ~25 ms: a reading that takes this long has hung
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -341,7 +342,8 @@ def test_reads_while_drawing(tab):
     print("latencies in order (ms):", [round(v) for v in latencies])
     latencies = sorted(latencies)
     assert during >= 10, f"only {during} readings while drawing"
-    assert latencies and latencies[-1] < 5000, f"a reading took {latencies[-1]:.0f} ms: {[round(v) for v in latencies]}"
+    # a stall guard, not a speed test (readings take ~25 ms; benchmarks/latency.py measures them): none hangs
+    assert latencies and latencies[-1] < STALL_MS, f"a reading took {latencies[-1]:.0f} ms: {[round(v) for v in latencies]}"
 
 
 # --- phone, keyboard, screen readers, axe-core ---

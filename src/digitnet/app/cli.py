@@ -457,7 +457,7 @@ def cmd_tune(args) -> int:
         f"{search.data['name']}" + (f", {search.budget_seconds:g} s of training per trial" if search.budget_seconds else "")
         + f"; {n_trials or 'as many'} trials now" + (f" on {args.workers} workers" if args.workers > 1 else ""))
     log = tuning.TrialLog(messages, total=n_trials, as_json=args.json, quiet=args.quiet,
-                          best=(before["best"] or {}).get("validation_accuracy"))
+                          best=(before["best"] or {}).get("validation_accuracy"), out=sys.stdout)
     try:
         if args.workers > 1:
             tuning.run_workers(study, workers=args.workers, storage_url=url, n_trials=n_trials, timeout=args.timeout,

@@ -65,8 +65,9 @@ class TrialLog:
     """Reports finished trials: JSON lines on ``out`` (``as_json``), or plain lines on ``messages`` under a
     progress bar over the ``total`` trials of this run (when ``messages`` is a terminal)."""
 
-    def __init__(self, messages: Console, *, total: int | None, as_json: bool, quiet: bool, best: float | None):
-        self.messages, self.as_json, self.quiet, self.best = messages, as_json, quiet, best
+    def __init__(self, messages: Console, *, total: int | None, as_json: bool, quiet: bool, best: float | None,
+                 out: IO[str]):
+        self.messages, self.as_json, self.quiet, self.best, self.out = messages, as_json, quiet, best, out
         self.progress: Progress | None = None
         if not as_json and not quiet and messages.is_terminal:
             self.progress = Progress(TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
@@ -80,7 +81,8 @@ class TrialLog:
         if value is not None and (self.best is None or value > self.best):
             self.best = value
         if self.as_json:
-            print(json.dumps(record), flush=True)
+            self.out.write(json.dumps(record) + "\n")
+            self.out.flush()
         elif not self.quiet:
             (self.progress.console if self.progress else self.messages).print(trial_line(record, self.best), markup=False)
         if self.progress is not None:

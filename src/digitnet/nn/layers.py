@@ -103,8 +103,9 @@ class Dense:
         return x @ self.params["W"] + self.params["b"]
 
     def __getstate__(self) -> dict:
-        """What pickling keeps (scikit-learn users save estimators with joblib): the parameters, not the
-        last batch's input, the gradients or the buffers (caches of the last step, rebuilt by the next)."""
+        """What a saved or copied layer keeps (skops saves estimators through this, scikit-learn's parallel tools
+        pickle them): the parameters, not the last batch's input, the gradients or the buffers (caches of the
+        last step, rebuilt by the next)."""
         return {"params": self.params, "input_grad": self.input_grad}
 
     def __setstate__(self, state: dict) -> None:
