@@ -64,15 +64,16 @@ def limit_threads(threads: int) -> Iterator[None]:
         _limit = saved
 
 
-def elementwise(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """Run ``kernel(*arrays)`` in place, split into contiguous pieces over up to :func:`cores` threads.
+def elementwise(kernel: Callable[..., None], *arrays: np.ndarray, min_piece: int = MIN_PIECE) -> None:
+    """Run ``kernel(*arrays)`` in place, split into contiguous pieces of at least ``min_piece`` elements over
+    up to :func:`cores` threads.
 
     ``kernel`` must be elementwise: what it writes at a position depends only on
     the inputs at that position. Arrays of the same shape and memory layout (all C-
     or all Fortran-contiguous; their dtypes may differ) are split; anything else runs in one piece.
     """
     first = arrays[0]
-    pieces = min(cores(), first.size // MIN_PIECE)
+    pieces = min(cores(), first.size // min_piece)
     order = [s // first.itemsize for s in first.strides]
     same_layout = all(a.shape == first.shape and [s // a.itemsize for s in a.strides] == order for a in arrays)
     if pieces < 2 or not same_layout or not (first.flags.c_contiguous or first.flags.f_contiguous):

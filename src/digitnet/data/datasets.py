@@ -62,6 +62,11 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def of_digits(self) -> bool:
+        """Whether the classes are the ten digits (what digit-only training data and rules need)."""
+        return tuple(self.classes) == DIGITS
+
 
 def embedded_dir() -> Path:
     """The directory of the MNIST copy shipped inside the package."""

@@ -42,6 +42,21 @@ def slant_and_centre(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     return np.where(blank, 0.0, alpha), np.where(blank, c, cy), np.where(blank, c, cx)
 
 
+def shifts(images: np.ndarray, side: int, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where each deskewed image reads: whole rows ``ky + fy`` further down (n,), and row y of each image
+    ``kx + fx`` further along (n, side); ``ky``, ``kx`` whole pixels (floats), ``fy``, ``fx`` the fractions in
+    ``dtype``. The slant is clipped to :data:`MAX_SLANT`. Shared by :func:`deskew` and its compiled form."""
+    alpha, cy, cx = slant_and_centre(images)
+    alpha = np.clip(alpha, -MAX_SLANT, MAX_SLANT)
+    c = (side - 1) / 2
+    ky = np.floor(cy - c)
+    fy = (cy - c - ky).astype(dtype)
+    shift = (cx - c)[:, None] + alpha[:, None] * (np.arange(side) - c)  # (n, side)
+    kx = np.floor(shift)
+    fx = (shift - kx).astype(dtype)
+    return ky, fy, kx, fx
+
+
 def deskew(images: np.ndarray) -> np.ndarray:
     """Deskewed copies of ``images`` (n, side²) with values >= 0, in their dtype (float32 for integers).
 
@@ -52,14 +67,11 @@ def deskew(images: np.ndarray) -> np.ndarray:
     n, d = images.shape
     side = int(round(np.sqrt(d)))
     dtype = images.dtype if images.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-    alpha, cy, cx = slant_and_centre(images)
-    alpha = np.clip(alpha, -MAX_SLANT, MAX_SLANT)
-    c = (side - 1) / 2
+    ky, fy, kx, fx = shifts(images, side, dtype)
+    fy, fx = fy[:, None, None], fx[:, :, None]
     pad = side + 1  # zeros around the image: a shift of side pixels or more reads nothing but zeros
     which = np.arange(n)[:, None]
     # rows: output row y blends input rows y + ky and y + ky + 1 (ky the same for the whole image)
-    ky = np.floor(cy - c)
-    fy = (cy - c - ky).astype(dtype)[:, None, None]
     tall = np.zeros((n, side + 2 * pad, side), dtype)
     tall[:, pad:pad + side] = images.reshape(n, side, side)
     rows = pad + np.clip(ky, -pad, side).astype(np.intp)[:, None] + np.arange(side + 1)
@@ -70,9 +82,6 @@ def deskew(images: np.ndarray) -> np.ndarray:
     middle *= fy
     middle += block[:, :-1]
     # columns: output (y, x) blends (y, x + kx) and (y, x + kx + 1), kx for each row
-    shift = (cx - c)[:, None] + alpha[:, None] * (np.arange(side) - c)  # (n, side)
-    kx = np.floor(shift)
-    fx = (shift - kx).astype(dtype)[:, :, None]
     windows = np.lib.stride_tricks.sliding_window_view(blended, side + 1, axis=2)
     taps = windows[which, np.arange(side), pad + np.clip(kx, -pad, side).astype(np.intp)]  # (n, side, side + 1)
     out = np.subtract(taps[:, :, 1:], taps[:, :, :-1])

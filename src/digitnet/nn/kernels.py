@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import compiled, parallel
-from ..data.deskew import MAX_SLANT, slant_and_centre
+from ..data.deskew import shifts
 
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 #: fewer elements than this per thread and a fused Adam costs less than handing work to another thread
@@ -236,8 +236,10 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, b
     computes it: the weight decay (toward ``anchor`` if given), the two moments and the update in one pass.
     False (nothing done) on the reference path or for arrays it does not take."""
     loop = kernel("_adam_decay_loop" if weight_decay else "_adam_loop")
+    if loop is None:
+        return False
     flat = _flat(param, grad, m, v, *(() if anchor is None or not weight_decay else (anchor,)))
-    if loop is None or flat is None:
+    if flat is None:
         return False
     t = param.dtype.type
     constants: tuple = (t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps_t), t(lr_t))
@@ -253,10 +255,7 @@ def adam(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, *, b
     def run(*arrays, loop=loop):
         loop(*arrays, *constants)
 
-    if min(parallel.cores(), param.size // ADAM_MIN_PIECE) < 2:
-        run(*flat)
-    else:
-        parallel.elementwise(run, *flat)
+    parallel.elementwise(run, *flat, min_piece=ADAM_MIN_PIECE)
     return True
 
 
@@ -340,8 +339,8 @@ DESKEW_MIN_IMAGES = 64
 
 def deskew(images: np.ndarray) -> np.ndarray | None:
     """:func:`digitnet.data.deskew.deskew` of float ``images`` (n, side²) with the two blends fused into one compiled
-    pass per image (the moments, slant and shifts are the reference's own NumPy code); None (nothing done) on the
-    reference path, for other inputs, or for fewer than :data:`DESKEW_MIN_IMAGES` images."""
+    pass per image (the moments, slant and shifts are the reference's own code: :func:`digitnet.data.deskew.shifts`);
+    None (nothing done) on the reference path, for other inputs, or for fewer than :data:`DESKEW_MIN_IMAGES` images."""
     loop = kernel("_deskew_loop") if len(images) >= DESKEW_MIN_IMAGES else None
     if loop is None or images.ndim != 2 or images.dtype not in FLOATS or not images.flags.c_contiguous:
         return None
@@ -349,14 +348,8 @@ def deskew(images: np.ndarray) -> np.ndarray | None:
     side = round(np.sqrt(d))
     if side * side != d:
         return None
-    dtype, c, pad = images.dtype, (side - 1) / 2, side + 1
-    alpha, cy, cx = slant_and_centre(images)
-    alpha = np.clip(alpha, -MAX_SLANT, MAX_SLANT)
-    ky = np.floor(cy - c)
-    fy = (cy - c - ky).astype(dtype)
-    shift = (cx - c)[:, None] + alpha[:, None] * (np.arange(side) - c)
-    kx = np.floor(shift)
-    fx = (shift - kx).astype(dtype)
+    dtype, pad = images.dtype, side + 1
+    ky, fy, kx, fx = shifts(images, side, dtype)
     out = np.empty_like(images)
     loop(images, np.clip(ky, -pad, side).astype(np.int64), fy, np.clip(kx, -pad, side).astype(np.int64), fx, side, out,
          np.empty((side, side), dtype), dtype.type(0))

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import parallel
-from ..data.registry import DIGITS
 from ..errors import DataError, UsageError
 from ..nn import optim, schedules
 from ..nn.losses import tutorial_cost
@@ -115,7 +114,7 @@ def for_data(config: TrainConfig, dataset) -> TrainConfig:
     """``config`` as it applies to ``dataset``: digits made by code and restyled 0s, 1s and 7s only for data whose
     classes are the ten digits. On other data (Fashion-MNIST, letters) they would be digits trained under other
     classes' names, so they are left out; the model file records the settings as they were used."""
-    if tuple(dataset.classes) == DIGITS:
+    if dataset.of_digits:
         return config
     return config.updated(synthetic_digits=0, restyled_digits=0)
 

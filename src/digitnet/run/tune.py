@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import parallel, paths
 from ..data.datasets import Dataset, Split
-from ..data.registry import DIGITS, REGISTRY
+from ..data.registry import REGISTRY
 from ..errors import DataError, TrainingDiverged, UsageError
 from ..nn.metrics import evaluate
 from ..training.fit import Callback, TrainState
@@ -246,7 +246,7 @@ def _range(param: str, name: str, table: dict, check: Callable) -> Dimension:
 
 def default_space(dataset: Dataset) -> dict:
     """:data:`DEFAULT_SPACE`, with no digits made by code nor non-digits for data whose classes are not digits."""
-    if tuple(dataset.classes) == DIGITS:
+    if dataset.of_digits:
         return dict(DEFAULT_SPACE)
     return {**DEFAULT_SPACE, "synthetic_digits": 0, "outliers": 0}
 
