@@ -361,6 +361,25 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, small, workers):
     assert states.count(optuna.trial.TrialState.FAIL) == workers
 
 
+def test_a_worker_that_does_not_stop_is_killed_and_its_trial_marked_failed(tmp_path):
+    """A worker that ignores Ctrl+C past the grace period (or whose last write failed) cannot fail its own
+    trial: the process that started it does, and leaves other processes' running trials alone."""
+    from digitnet.app import tuning
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'a.db'}", study_name="a", direction="maximize")
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\nprint(flush=True)\ntime.sleep(600)"],
+                                stdout=subprocess.PIPE)
+    stubborn.stdout.readline()  # it ignores SIGINT from here on
+    ours, theirs = study.ask(), study.ask()
+    ours.set_user_attr("process", tune.process_name(stubborn.pid))
+    theirs.set_user_attr("process", "another-machine:1")
+    tuning._stop(study, [stubborn], grace=0.5)
+    assert stubborn.returncode == -signal.SIGKILL
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states == {ours.number: optuna.trial.TrialState.FAIL, theirs.number: optuna.trial.TrialState.RUNNING}
+
+
 # --- clear errors ---
 
 def test_a_bad_storage_url_is_a_clear_error(tmp_path, small, capsys):

@@ -118,7 +118,7 @@ def run_workers(study, *, workers: int, storage_url: str, n_trials: int | None, 
                                            env=env, start_new_session=True), log))  # Ctrl+C: told once, by _stop
         _watch(study, [p for p, _ in procs], known, on_trial)
     except BaseException:
-        _stop([p for p, _ in procs])
+        _stop(study, [p for p, _ in procs])
         raise
     finally:
         failures = [(i, p.returncode, _last_line(log)) for i, (p, log) in enumerate(procs, 1)
@@ -142,8 +142,9 @@ def _watch(study, procs: list[subprocess.Popen], known: set[int], on_trial: Call
         time.sleep(0.5)
 
 
-def _stop(procs: list[subprocess.Popen], grace: float = 60.0) -> None:
-    """Ask each running worker to stop as Ctrl+C would (it fails its trial), wait, and kill what still runs."""
+def _stop(study, procs: list[subprocess.Popen], grace: float = 60.0) -> None:
+    """Ask each running worker to stop as Ctrl+C would (it fails its trial), wait, kill what still runs, and
+    mark failed any trial a worker left running (killed, or its last write to the storage failed)."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
@@ -151,9 +152,16 @@ def _stop(procs: list[subprocess.Popen], grace: float = 60.0) -> None:
     for p in procs:
         try:
             p.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:  # its trial is marked failed by the heartbeat, later
+        except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+    import sqlalchemy.exc
+    from optuna.exceptions import OptunaError
+
+    try:
+        tune.fail_abandoned(study, [p.pid for p in procs])
+    except (OptunaError, sqlalchemy.exc.SQLAlchemyError):  # the storage is unreachable: the heartbeat does it later
+        pass
 
 
 def _last_line(log: IO[bytes]) -> str:

@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -605,7 +605,7 @@ def objective(search: Search, dataset: Dataset,
 
     def run(trial: optuna.trial.Trial) -> float:
         with interruptions.trial():
-            trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # the machine and process
+            trial.set_user_attr("process", process_name(os.getpid()))  # the machine and process
             config = search.config_for(trial)
             reporter = TrialReporter(trial, search.budget_seconds, interruptions)
             try:
@@ -637,6 +637,28 @@ def optimize(study: optuna.Study, search: Search, dataset: Dataset, *, n_trials:
     with parallel.limit_threads(threads) if threads else contextlib.nullcontext(), interruptions.installed():
         study.optimize(objective(search, dataset, interruptions), n_trials=n_trials, timeout=timeout,
                        callbacks=callbacks)
+
+
+def process_name(pid: int) -> str:
+    """How a trial names the process that runs it (its ``process`` attribute): this machine and ``pid``."""
+    return f"{socket.gethostname()}:{pid}"
+
+
+def fail_abandoned(study: optuna.Study, pids: Iterable[int]) -> list[int]:
+    """Mark failed the trials still running in processes ``pids`` of this machine, which have stopped (one
+    killed, or whose last write to the storage failed, cannot do it itself); the numbers of those trials.
+    Without this they would stay running until Optuna's heartbeat finds them stale, minutes later."""
+    optuna = require_optuna()
+    names = {process_name(pid) for pid in pids}
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.user_attrs.get("process") in names:
+            try:
+                study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:  # it ended after all
+                continue
+            failed.append(trial.number)
+    return failed
 
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
