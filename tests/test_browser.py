@@ -21,7 +21,8 @@ CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 STALL_MS = 5_000  # far above any reading's ~25 ms: a reading that takes this long has hung
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-frame-rate-limit", "--disable-gpu-vsync"]  # input events wait for frames, not for 60 Hz
 
 
 def free_port() -> int:
@@ -77,15 +78,16 @@ def page(server, tmp_path_factory):
         browser.close()
 
 
-def strokes(page, drawing):
-    """Several strokes, each a list of points in the unit square of the pad; a single point is a tap."""
+def strokes(page, drawing, steps=2):
+    """Several strokes, each a list of points in the unit square of the pad, ``steps`` mouse moves from one
+    point to the next; a single point is a tap."""
     box = page.locator("#pad").bounding_box()
     to_screen = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])
     for points in drawing:
         page.mouse.move(*to_screen(*points[0]))
         page.mouse.down()
         for x, y in points[1:]:
-            page.mouse.move(*to_screen(x, y), steps=2)
+            page.mouse.move(*to_screen(x, y), steps=steps)
         if len(points) == 1:
             page.mouse.move(*to_screen(points[0][0] + 0.001, points[0][1]))
         page.mouse.up()
@@ -199,7 +201,7 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
         for tab in (served, static):
             tab.click("#clear")
             tab.evaluate("window.lastReading = null")
-            strokes(tab, drawing)
+            strokes(tab, drawing, steps=1)
             readings.append(settled_reading(tab))
             if readings[-1]["reason"]:  # each reason in its own words, on both pages
                 said.setdefault(readings[-1]["reason"], set()).add(tab.locator("#message").inner_text())

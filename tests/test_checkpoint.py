@@ -16,7 +16,9 @@ from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.run.recipes import TrainConfig, build, train
 from quick import PLAIN
 
-ARGS = ["train", "--hidden", "256,128", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5"]
+#: the default recipe (its made-up sets, both views, augmentation, dropout) at a tenth of its sets and a smaller network
+ARGS = ["train", "--hidden", "64,32", "--epochs", "4", "--dropout", "0.1", "--validation", "0.1", "--seed", "5",
+        "--synthetic-digits", "1000", "--outliers", "1400", "--low-resolution", "800", "--restyled-digits", "500"]
 
 
 def kernels_env(path: str) -> dict:
@@ -40,7 +42,7 @@ def reference(tmp_path_factory):
 def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, target_step, delay, killed_path,
                                                             resumed_path):
     """Killed just after the checkpoint at step 37, and a little after those at steps 700 and 1400
-    (of 1,688; mid-step or mid-write), then resumed; the two parts on either path of the math (the compiled
+    (of 1,804; mid-step or mid-write), then resumed; the two parts on either path of the math (the compiled
     kernels or the NumPy reference, DIGITNET_KERNELS), against a reference trained on the default one."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "run.safetensors"
     proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--checkpoint-dir", str(ckpt),
