@@ -104,6 +104,33 @@ def test_geometry_refuses_almost_no_mnist_digit(mnist):
     assert sum(r is not None for r in reasons) <= 5
 
 
+def test_a_large_sets_geometry_is_looked_at_once_per_content(mnist, tmp_path, monkeypatch):
+    """Every card and report measures refusals on the 10,000 test digits: their geometry is kept in the cache
+    under a digest of the pictures and the rules' code, read back the same, and looked at again when the entry
+    is damaged or the pictures differ."""
+    from digitnet.reading import geometry
+
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path))
+    images = mnist.test.images[:geometry.REMEMBER_AT] / np.float32(255)
+    images[7] = 0  # a blank one among them
+    first = geometry.inspect_prepared(images)
+    assert first == [geometry._inspect_each(images[i:i + 1])[0] for i in range(len(images))]
+    assert first[7] == "blank" and {None, "blank"} <= set(first)
+    entries = list((tmp_path / "geometry").iterdir())
+    assert len(entries) == 1
+    looked_at = []
+    monkeypatch.setattr(geometry, "_inspect_each", lambda x: looked_at.append(len(x)) or [None] * len(x))
+    assert geometry.inspect_prepared(images) == first and looked_at == []  # read back, not looked at
+    entries[0].write_text('["too_small"]')  # damaged (one answer for 1,000 pictures)
+    assert geometry.inspect_prepared(images) == [None] * len(images) and looked_at == [len(images)]
+    other = images.copy()
+    other[0, 0, 0] = 0.5
+    geometry.inspect_prepared(other)
+    assert looked_at == [len(images)] * 2 and len(list((tmp_path / "geometry").iterdir())) == 2
+    assert geometry._inspect_each(images[:3]) == geometry.inspect_prepared(images[:3])  # a few: never kept
+    assert len(list((tmp_path / "geometry").iterdir())) == 2
+
+
 def test_blank_is_read_as_not_a_digit(default_model):
     reading = read(default_model, np.ones((100, 100), np.float32))
     assert (reading.verdict, reading.reason, reading.label) == ("not_a_digit", "blank", None)

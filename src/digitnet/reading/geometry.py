@@ -8,10 +8,18 @@ The browser's copy of these rules (``digitnet.js``) reads :data:`GEOMETRY`.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 from scipy import ndimage
 
+from .. import paths
 from ..errors import BlankImage
+from ..fileio import atomic_write_bytes
+from . import preprocess
 from .preprocess import crop_to_work_scale, find_ink, stroke_width
 
 # Geometry, in units of the ink's own stroke width and bounding box (so any scale gives the same answer).
@@ -137,8 +145,37 @@ def _side_by_side(labels: np.ndarray, count: int, areas: np.ndarray, height: int
     return False
 
 
+#: at least this many pictures are looked at once per content: the answers are kept in the user's cache
+REMEMBER_AT = 1000
+
+
 def inspect_prepared(images: np.ndarray) -> list[str | None]:
-    """:func:`inspect` for MNIST-style images (n, 28, 28); a blank one is ``"blank"``."""
+    """:func:`inspect` for MNIST-style images (n, 28, 28); a blank one is ``"blank"``. A set of
+    :data:`REMEMBER_AT` or more (a data set's test split, measured by every card and report) is looked at
+    once: its answers are kept in ``$DIGITNET_CACHE/geometry``, under a digest of the pictures and of
+    these rules' code, so a change to either is a new entry."""
+    if len(images) < REMEMBER_AT:
+        return _inspect_each(images)
+    key = hashlib.sha256(_rules_digest())
+    key.update(f"{images.dtype.str}{images.shape}".encode())
+    key.update(np.ascontiguousarray(images).data)
+    path = paths.cache_dir() / "geometry" / f"{key.hexdigest()[:40]}.json"
+    try:
+        reasons = json.loads(path.read_bytes())
+        if isinstance(reasons, list) and len(reasons) == len(images) and \
+                all(r is None or isinstance(r, str) for r in reasons):
+            return reasons
+    except (OSError, ValueError):  # not there yet, unreadable or damaged: looked at again
+        pass
+    reasons = _inspect_each(images)
+    try:
+        atomic_write_bytes(path, json.dumps(reasons).encode())
+    except OSError:  # no cache: looked at again next time
+        pass
+    return reasons
+
+
+def _inspect_each(images: np.ndarray) -> list[str | None]:
     reasons = []
     for image in images:
         try:
@@ -146,3 +183,13 @@ def inspect_prepared(images: np.ndarray) -> list[str | None]:
         except BlankImage:
             reasons.append("blank")
     return reasons
+
+
+@functools.cache
+def _rules_digest() -> bytes:
+    """What the answers depend on: this module's and the preprocessing's code, and the libraries doing the work."""
+    import PIL
+    import scipy
+
+    code = Path(__file__).read_bytes() + Path(str(preprocess.__file__)).read_bytes()
+    return hashlib.sha256(code + f"{np.__version__} {scipy.__version__} {PIL.__version__}".encode()).digest()
