@@ -28,14 +28,20 @@ def flip_bytes(draw, data: bytearray) -> None:
         data[i] ^= draw(st.integers(1, 255))
 
 
+IDX_CODE = st.sampled_from(list(TYPE_CODES))
+IDX_SHAPE = st.lists(st.integers(0, 4), min_size=1, max_size=3)
+IDX_KIND = st.sampled_from(["valid", "truncate", "extend", "flip", "header", "random"])
+IDX_DIMS = st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=4)
+
+
 @st.composite
 def idx_bytes(draw):
     """Valid IDX files, then mutated: truncated, extended, bytes flipped, headers rewritten, gzipped."""
-    code = draw(st.sampled_from(list(TYPE_CODES)))
-    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
+    code = draw(IDX_CODE)
+    shape = tuple(draw(IDX_SHAPE))
     array = np.zeros(shape, TYPE_CODES[code].newbyteorder("=")) + draw(st.integers(0, 100))
     data = bytearray(encode_idx(array))
-    kind = draw(st.sampled_from(["valid", "truncate", "extend", "flip", "header", "random"]))
+    kind = draw(IDX_KIND)
     if kind == "truncate":
         data = data[:draw(st.integers(0, len(data)))]
     elif kind == "extend":
@@ -43,7 +49,7 @@ def idx_bytes(draw):
     elif kind == "flip" and data:
         flip_bytes(draw, data)
     elif kind == "header":
-        dims = draw(st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=4))
+        dims = draw(IDX_DIMS)
         data = bytearray([0, 0, draw(st.integers(0, 255)), len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + data[4:]
     elif kind == "random":
         data = bytearray(draw(st.binary(max_size=64)))
@@ -77,6 +83,19 @@ def _model_file() -> bytes:
 
 
 BASE = None
+# strategies built once (building one inside the composite made Hypothesis validate it again for every example)
+HEADER = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                      lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                      max_leaves=8)
+VALUE = st.one_of(st.integers(-3, 2**21), st.text(max_size=6), st.booleans(), st.none(), st.floats())
+SIZES = st.lists(st.integers(-1, 8), max_size=4) | VALUE
+ACTIVATION = st.sampled_from(["tanh", "relu", "nope"]) | VALUE
+DTYPE = st.sampled_from(["float32", "float64", "int8"]) | VALUE
+DROPOUT = VALUE | st.just(0.0)
+LEAF = st.none() | st.booleans() | st.integers(-2, 2**63) | st.floats() | st.text(max_size=6)
+FIELD = st.sampled_from(["classes", "test_accuracy", "train_seconds", "calibration", "temperature",
+                         "threshold", "config", "epochs", "hidden", "recipe", "seed", "history", "x"])
+DOC = st.recursive(LEAF, lambda c: st.lists(c, max_size=11) | st.dictionaries(FIELD, c, max_size=4), max_leaves=16)
 
 
 @st.composite
@@ -92,17 +111,11 @@ def model_bytes(draw):
         data = data[:draw(st.integers(0, len(data) - 1))]
     elif kind == "header":
         (n,) = struct.unpack("<Q", data[:8])
-        header = draw(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                                   lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
-                                   max_leaves=8))
+        header = draw(HEADER)
         raw = json.dumps(header).encode()
         data = bytearray(struct.pack("<Q", len(raw))) + raw + data[8 + n:]
     elif kind in ("metadata", "tensors"):
-        value = st.one_of(st.integers(-3, 2**21), st.text(max_size=6), st.booleans(), st.none(), st.floats())
-        config = {"sizes": draw(st.lists(st.integers(-1, 8), max_size=4) | value),
-                  "activation": draw(st.sampled_from(["tanh", "relu", "nope"]) | value),
-                  "dtype": draw(st.sampled_from(["float32", "float64", "int8"]) | value),
-                  "dropout": draw(value | st.just(0.0))}
+        config = {"sizes": draw(SIZES), "activation": draw(ACTIVATION), "dtype": draw(DTYPE), "dropout": draw(DROPOUT)}
         tensors = {"W1": np.zeros((6, 4), np.float32), "b1": np.zeros(4, np.float32),
                    "W2": np.zeros((4, 3), np.float32), "b2": np.zeros(3, np.float32)}
         if kind == "tensors":
@@ -117,11 +130,7 @@ def model_bytes(draw):
                 "digitnet": draw(st.sampled_from(["{}", "[]", "nope", '{"a": 1}']))}
         data = bytearray(encode(tensors, meta))
     elif kind == "digitnet":  # the checksum is valid: only the schema stands between this JSON and the code
-        leaf = st.none() | st.booleans() | st.integers(-2, 2**63) | st.floats() | st.text(max_size=6)
-        field = st.sampled_from(["classes", "test_accuracy", "train_seconds", "calibration", "temperature",
-                                 "threshold", "config", "epochs", "hidden", "recipe", "seed", "history", "x"])
-        doc = draw(st.recursive(leaf, lambda c: st.lists(c, max_size=11) | st.dictionaries(field, c, max_size=4),
-                                max_leaves=16))
+        doc = draw(DOC)
         (n,) = struct.unpack("<Q", data[:8])
         meta = json.loads(data[8:8 + n])["__metadata__"]
         meta["digitnet"] = json.dumps(doc)
