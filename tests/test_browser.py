@@ -333,7 +333,7 @@ def test_reads_while_drawing(tab):
     tab.evaluate("window.latencies = []; window.readingCount = 0")
     tab.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.15 * box["height"])
     tab.mouse.down()
-    for i in range(120):  # ~5 s of drawing down the middle and back, twice (~60 readings)
+    for i in range(60):  # ~3 s of drawing down the middle and back (~30 readings)
         y = 0.15 + 0.7 * abs(((i / 30) % 2) - 1)
         tab.mouse.move(box["x"] + (0.5 + 0.1 * math.sin(i / 5)) * box["width"], box["y"] + y * box["height"])
         time.sleep(0.04)
