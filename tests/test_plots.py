@@ -91,6 +91,10 @@ def test_report_is_self_contained(trained, mnist):
 
 
 def test_cli_plots_log_and_quiet(tmp_path):
+    """Through the command as a user runs it (train in a process of its own: not a terminal); evaluate and
+    report in this one."""
+    from digitnet.app.cli import main
+
     out, plots_dir, log = tmp_path / "m.safetensors", tmp_path / "plots", tmp_path / "log.jsonl"
     run = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "32", "--epochs", "2", *PLAIN,
                           "--validation", "0.1", "--out", str(out), "--plots", str(plots_dir), "--log", str(log)],
@@ -105,15 +109,12 @@ def test_cli_plots_log_and_quiet(tmp_path):
                             "--out", str(out), "--quiet"], capture_output=True, text=True)
     assert quiet.returncode == 0 and len(quiet.stdout.strip().splitlines()) == 1
     assert quiet.stdout.startswith("test accuracy:")
-    evaluate = subprocess.run([sys.executable, "-m", "digitnet", "evaluate", str(out), "--plots", str(plots_dir)],
-                              capture_output=True, text=True)
-    assert evaluate.returncode == 0
+    assert main(["evaluate", str(out), "--plots", str(plots_dir)]) == 0
     assert {p.name for p in plots_dir.iterdir()} == {
         "learning_curves.png", "confusion_matrix.png", "worst_misclassified.png", "per_class_accuracy.png",
         "first_layer_weights.png", "reliability.png"}
-    report = subprocess.run([sys.executable, "-m", "digitnet", "report", str(out), "--out", str(tmp_path / "r")],
-                            capture_output=True, text=True)
-    assert report.returncode == 0 and (tmp_path / "r" / "index.html").is_file()
+    assert main(["report", str(out), "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "index.html").is_file()
 
 
 def test_progress_bars_on_a_terminal(mnist):
