@@ -93,6 +93,29 @@ def strokes(page, drawing, steps=2):
         page.mouse.up()
 
 
+DISPATCH = """(drawing) => {
+  const pad = document.getElementById("pad"), r = pad.getBoundingClientRect();
+  const fire = (type, [x, y]) => {
+    const init = {bubbles: true, cancelable: true, pointerId: 1, pointerType: "mouse", isPrimary: true,
+                  buttons: type === "pointerup" ? 0 : 1, clientX: r.left + x * r.width, clientY: r.top + y * r.height};
+    pad.dispatchEvent(new PointerEvent(type, type === "pointermove"
+      ? {...init, coalescedEvents: [new PointerEvent(type, init)]} : init));
+  };
+  for (const points of drawing) {
+    fire("pointerdown", points[0]);
+    for (const p of points.slice(1)) fire("pointermove", p);
+    if (points.length === 1) fire("pointermove", [points[0][0] + 0.001, points[0][1]]);
+    fire("pointerup", points[points.length - 1]);
+  }
+}"""
+
+
+def dispatched_strokes(page, drawing):
+    """:func:`strokes` as the page's own pointer events, dispatched in one go from inside the page: the same
+    points reach the pad's handlers (the mouse itself is exercised by every other test here)."""
+    page.evaluate(DISPATCH, [[list(p) for p in points] for points in drawing])
+
+
 def stroke(page, points):
     """One stroke through ``points`` (in the unit square of the pad); a single point is a tap."""
     strokes(page, [points])
@@ -201,7 +224,7 @@ def test_static_page_reads_like_the_served_page(page, server, served_model, tmp_
         for tab in (served, static):
             tab.click("#clear")
             tab.evaluate("window.lastReading = null")
-            strokes(tab, drawing, steps=1)
+            dispatched_strokes(tab, drawing)
             readings.append(settled_reading(tab))
             if readings[-1]["reason"]:  # each reason in its own words, on both pages
                 said.setdefault(readings[-1]["reason"], set()).add(tab.locator("#message").inner_text())
@@ -286,10 +309,18 @@ def test_random_digit_with_the_server_gone_says_so(page, served_model, tmp_path)
 
 
 def test_clear_right_after_lifting_the_pen_leaves_no_old_prediction(tab):
+    sent, answered = [], []
+    tab.on("request", lambda r: sent.append(r.url) if "/api/predict" in r.url else None)
+    for event in ("requestfinished", "requestfailed"):
+        tab.on(event, lambda r: answered.append(r.url) if "/api/predict" in r.url else None)
     for _ in range(3):
         stroke(tab, [(0.52, 0.15 + 0.07 * i) for i in range(11)])
         tab.click("#clear")  # while the drawing's reading is on its way
-        time.sleep(1.5)  # any answer to the cleared drawing has arrived by now
+        deadline = time.monotonic() + STALL_MS / 1000  # a stall guard: answers come in ~25 ms
+        while len(answered) < len(sent) and time.monotonic() < deadline:
+            tab.wait_for_timeout(20)
+        assert sent and len(answered) == len(sent), "a reading of the cleared drawing never came back"
+        tab.wait_for_timeout(300)  # the page has handled every answer to the cleared drawing by now
         expect(tab.locator("#prediction")).to_have_text("?")
         expect(tab.locator("#message")).to_have_text("Draw a digit first.")
 
