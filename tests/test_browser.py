@@ -588,9 +588,10 @@ def test_corrections_keep_the_drawing_that_was_read_and_nothing_after_clear(open
     tab.wait_for_function("window.readingCount > 0", timeout=10_000)
     expect(tab.locator("[aria-label='It was 7']")).to_be_disabled()
     tab.mouse.up()
-    reading = settled_reading(tab, quiet=1.0)
+    reading = settled_reading(tab)
     tab.click("[aria-label='It was 7']")
-    expect(tab.locator("#teach-status")).to_have_text(f"Kept as a 7. Your set holds {before + 1} digits.")
+    n = before + 1  # the module's server may hold corrections from earlier tests, or none (this test alone)
+    expect(tab.locator("#teach-status")).to_have_text(f"Kept as a 7. Your set holds {n} digit{'s' * (n != 1)}.")
     from digitnet.run import personal
 
     images, labels = personal.load(home / "personal")
@@ -668,7 +669,7 @@ def test_dark_mode_draws_light_ink_on_a_dark_pad_and_reads_the_same(open_tab):
         tab.emulate_media(color_scheme=scheme)
         tab.click("#clear")
         stroke(tab, THREE)
-        readings[scheme] = settled_reading(tab, quiet=1.0)
+        readings[scheme] = settled_reading(tab)
         paper, ink = tab.evaluate(pixel, [3, 3]), tab.evaluate(pixel, on_the_stroke)
         if scheme == "dark":
             assert max(paper) < 40 and min(ink) > 200, (paper, ink)
