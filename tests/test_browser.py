@@ -183,19 +183,9 @@ def test_phone_layout(page, server):
 
 # --- the page with no server (digitnet export --web) against the served page ---
 
-def settled_reading(page, quiet: float | None = None) -> dict:
-    """The page's last reading: the pen-up reading of the drawing as it is now (``window.readingSettled``),
-    or with ``quiet``, once no new one has come for that many seconds (also time for the layout to move)."""
-    if quiet is None:
-        page.wait_for_function("window.readingSettled()", timeout=15_000)
-        return page.evaluate("window.lastReading")
-    page.wait_for_function("window.lastReading !== null", timeout=15_000)
-    count, since = page.evaluate("window.readingCount"), time.monotonic()
-    while time.monotonic() - since < quiet:
-        time.sleep(0.1)
-        now = page.evaluate("window.readingCount")
-        if now != count:
-            count, since = now, time.monotonic()
+def settled_reading(page) -> dict:
+    """The page's last reading, once it is the pen-up reading of the drawing as it is now (``window.readingSettled``)."""
+    page.wait_for_function("window.readingSettled()", timeout=15_000)
     return page.evaluate("window.lastReading")
 
 
@@ -359,7 +349,7 @@ def test_reads_while_drawing(tab):
     (a stall guard: within 5 s each; the latency itself, p95 ~25 ms, is measured by benchmarks/latency.py)."""
     box = tab.locator("#pad").bounding_box()
     stroke(tab, [(0.3, 0.3), (0.6, 0.6)])  # a first drawing, so the page and the server are warm
-    time.sleep(0.5)
+    settled_reading(tab)
     tab.click("#clear")
     tab.evaluate("window.latencies = []; window.readingCount = 0")
     tab.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.15 * box["height"])
@@ -370,7 +360,7 @@ def test_reads_while_drawing(tab):
         time.sleep(0.04)
     during = tab.evaluate("window.readingCount")
     tab.mouse.up()
-    time.sleep(1.0)
+    settled_reading(tab)  # the pen-up reading, the last
     latencies = tab.evaluate("window.latencies")
     print("latencies in order (ms):", [round(v) for v in latencies])
     latencies = sorted(latencies)
@@ -499,6 +489,8 @@ THREE = place(TEMPLATES["3"], 0.1, 0.1, 0.8)[0]
 WATCH_PAD = """() => { const pad = document.getElementById('pad'); window.padWidths = [];
     new ResizeObserver(() => window.padWidths.push(pad.getBoundingClientRect().width)).observe(pad); }"""
 CORRECTIONS = "#digits button, #right"
+#: resolves after two animation frames: whatever the last change moved has been laid out (and observed)
+FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def sticking_out(tab) -> list:
@@ -524,7 +516,8 @@ def test_first_drawing_at_tablet_widths_keeps_the_pad_still_and_reads_right(open
     tab.evaluate(WATCH_PAD)
     width_before = tab.locator("#pad").bounding_box()["width"]
     (touch_stroke if finger else stroke)(tab, FIVE)
-    reading = settled_reading(tab, quiet=1.0)
+    reading = settled_reading(tab)
+    tab.evaluate(FRAMES)  # the layout has followed the reading
     assert {round(w) for w in tab.evaluate("window.padWidths")} == {round(width_before)}
     assert sticking_out(tab) == []
     assert (reading["verdict"], reading["label_name"]) == ("digit", "5")

@@ -351,7 +351,7 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, small, workers):
     else:
         proc.kill()
         pytest.fail("no trial started within 60 s: " + proc.communicate()[1])
-    time.sleep(1.0)
+    time.sleep(0.3)  # into the trials' training
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr

@@ -2,7 +2,9 @@
 
 - models: ``$DIGITNET_HOME/models`` (default: the platform's user data directory), with a
   ``latest`` pointer that commands use when no model is given;
-- downloaded datasets: ``$DIGITNET_CACHE/datasets`` (default: the platform's user cache directory).
+- downloaded datasets: ``$DIGITNET_CACHE/datasets`` (default: the platform's user cache directory), and
+  beside them what is made once and kept: ``synthetic`` (training sets made by code), ``geometry`` (the
+  geometry rules' answers for a large set of pictures) and ``numba`` (compiled kernels).
 """
 
 from __future__ import annotations
