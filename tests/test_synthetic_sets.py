@@ -21,6 +21,33 @@ def test_draw_zero_is_the_standard_draw_and_other_draws_differ(tmp_path, monkeyp
     assert len(list(tmp_path.glob("synthetic/*draw1*"))) == 2
 
 
+def test_pairs_of_training_digits_are_made_once_per_images_and_seed(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITNET_CACHE", str(tmp_path))
+    images = mnist.train.images[:200]
+    first = synthetic_sets.nondigits(images, 30, seed=4)
+    expected = synthetic_sets.pairs(images, 10, np.random.default_rng([4, 7]))
+    assert np.array_equal(first[20:], expected)  # a third of them: pairs of the given digits
+    made = []
+    monkeypatch.setattr(synthetic_sets, "pairs", lambda *a: made.append(a) or expected)
+    assert np.array_equal(synthetic_sets.nondigits(images, 30, seed=4), first) and made == []  # read back
+    synthetic_sets.nondigits(images, 30, seed=5)  # another seed,
+    synthetic_sets.nondigits(mnist.train.images[200:400], 30, seed=4)  # other digits: made again
+    assert len(made) == 2 and len(list(tmp_path.glob("synthetic/pairs-*"))) == 3  # one entry for each
+
+
+def test_training_data_is_the_pictures_over_255_in_one_array(mnist):
+    """Gathered as bytes and turned to floats once: the rows are the validation split's complement, the scans,
+    the restyled digits, the made-up digits and the non-digits, each pixels / 255."""
+    config = RECIPES["default"].updated(synthetic_digits=20, outliers=30, low_resolution=10, restyled_digits=10)
+    X, y, val_idx = training_data(config, mnist)
+    n = len(mnist.train) - len(val_idx)
+    assert X.dtype == np.float32 and len(X) == len(y) == n + 10 + 10 + 20 + 30
+    train_idx = np.setdiff1d(np.arange(len(mnist.train)), val_idx)
+    assert np.array_equal(X[:n], mnist.train.features()[train_idx]) and np.array_equal(y[:n], mnist.train.labels[train_idx])
+    assert np.array_equal(X * 255, np.round(X * 255)) and X.min() >= 0 and X.max() <= 1
+    assert np.all(y[-30:] == -1) and np.all(y[:-30] >= 0)
+
+
 def test_training_data_uses_the_configs_draw(mnist, monkeypatch):
     asked = []
     monkeypatch.setattr(synthetic_sets, "digits",

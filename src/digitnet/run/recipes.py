@@ -16,6 +16,7 @@ import numpy as np
 from .. import parallel
 from ..errors import DataError, UsageError
 from ..nn import optim, schedules
+from ..nn.kernels import unit_float
 from ..nn.losses import tutorial_cost
 from ..nn.model import MLP, VIEWS
 from ..synthetic import sets as synthetic_sets
@@ -23,7 +24,7 @@ from ..training.batches import Epoch
 from ..training.fit import Callback, EarlyStopping, History
 from .checkpoint import Checkpointer, restore
 from .config import TrainConfig
-from .pipeline import append_outliers, fit_and_measure, split_validation
+from .pipeline import fit_and_measure, split_validation
 
 RECIPES: dict[str, TrainConfig] = {
     "seed": TrainConfig(
@@ -121,38 +122,38 @@ def for_data(config: TrainConfig, dataset) -> TrainConfig:
 
 def training_data(config: TrainConfig, dataset):
     """(X, y, validation indices or None): the training rows after the validation split, with
-    ``config.synthetic_digits`` digits made by code and ``config.outliers`` non-digits (label -1) appended."""
-    X, y = dataset.train.features(config.dtype), dataset.train.labels
+    ``config.synthetic_digits`` digits made by code and ``config.outliers`` non-digits (label -1) appended.
+    The pictures are gathered as bytes and turned into ``pixels / 255`` once, in one array."""
+    images, labels = dataset.train.images, dataset.train.labels
     if not config.validation:
-        train_idx, val_idx = np.arange(len(X)), None
+        train_idx, val_idx = np.arange(len(labels)), None
     else:
-        train_idx, val_idx = split_validation(len(X), config.validation, config.seed)
-        X, y = X[train_idx], y[train_idx]
+        train_idx, val_idx = split_validation(len(labels), config.validation, config.seed)
+    pictures, label_parts = [images[train_idx]], [labels[train_idx]]
     if config.low_resolution:  # the same hands as low-resolution scans show them (never the validation digits)
         chosen = np.random.default_rng([config.seed, 13]).choice(len(train_idx), min(config.low_resolution, len(train_idx)),
                                                                  replace=False)
-        scans = synthetic_sets.low_resolution(dataset.train.images[train_idx][chosen], config.seed, config.synthetic_draw)
-        X = np.concatenate([X, scans.reshape(len(scans), -1) / X.dtype.type(255)])
-        y = np.concatenate([y, dataset.train.labels[train_idx][chosen].astype(y.dtype)])
+        pictures.append(synthetic_sets.low_resolution(images[train_idx][chosen], config.seed, config.synthetic_draw))
+        label_parts.append(labels[train_idx][chosen])
     if config.restyled_digits:  # 0s, 1s and 7s of the training split with the stroke other hands add
-        candidates = train_idx[np.isin(dataset.train.labels[train_idx], synthetic_sets.RESTYLED)]
+        candidates = train_idx[np.isin(labels[train_idx], synthetic_sets.RESTYLED)]
         chosen = np.sort(np.random.default_rng([config.seed, 17]).choice(
             candidates, min(config.restyled_digits, len(candidates)), replace=False))
-        images = synthetic_sets.restyled(dataset.train.images[chosen], dataset.train.labels[chosen], config.seed,
-                                         config.synthetic_draw)
-        X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
-        y = np.concatenate([y, dataset.train.labels[chosen].astype(y.dtype)])
+        pictures.append(synthetic_sets.restyled(images[chosen], labels[chosen], config.seed, config.synthetic_draw))
+        label_parts.append(labels[chosen])
     if config.synthetic_digits:
-        images, labels = synthetic_sets.digits(config.synthetic_digits, config.synthetic_draw)
-        X = np.concatenate([X, images.reshape(len(images), -1) / X.dtype.type(255)])
-        y = np.concatenate([y, labels.astype(y.dtype)])
-    if config.outliers:
-        outliers = synthetic_sets.nondigits(dataset.train.images[train_idx], config.outliers, config.seed,
-                                            config.synthetic_draw)
+        made, made_labels = synthetic_sets.digits(config.synthetic_digits, config.synthetic_draw)
+        pictures.append(made)
+        label_parts.append(made_labels)
+    if config.outliers:  # outlier exposure: non-digits trained towards the uniform distribution (label -1)
+        outliers = synthetic_sets.nondigits(images[train_idx], config.outliers, config.seed, config.synthetic_draw)
         if config.low_resolution:  # blur and blocks must not mean "a digit": a share of the non-digits scanned too
             k = len(outliers) // 4
             outliers[:k] = synthetic_sets.low_resolution(outliers[:k], config.seed, config.synthetic_draw)
-        X, y = append_outliers(X, y, outliers)
+        pictures.append(outliers)
+        label_parts.append(np.full(len(outliers), -1))
+    X = unit_float(np.concatenate([p.reshape(len(p), -1) for p in pictures]), config.dtype)
+    y = np.concatenate([part.astype(labels.dtype, copy=False) for part in label_parts])
     if config.augmented_copies:
         augment, rng = config.augmentation(), np.random.default_rng([config.seed, 11])
         copies = [parallel.map_chunks(lambda part, r: augment(part, r), X, rng) for _ in range(config.augmented_copies)]

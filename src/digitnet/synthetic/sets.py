@@ -157,9 +157,12 @@ def pairs(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def nondigits(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarray:
     """``n`` non-digits for one run: two thirds drawn (cached; ``draw``: which draw, see :func:`digits`),
-    one third pairs of ``images``."""
+    one third pairs of ``images`` (cached by the images' checksum and ``seed``)."""
     n_pairs = n // 3
-    return np.concatenate([drawn(n - n_pairs, draw), pairs(images, n_pairs, np.random.default_rng([seed, 7]))])
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+    paired = _cached(f"pairs-v{VERSION}-{n_pairs}-{len(images)}-{digest}-{seed}",
+                     lambda: pairs(images, n_pairs, np.random.default_rng([seed, 7])))
+    return np.concatenate([drawn(n - n_pairs, draw), paired])
 
 
 def low_resolution(images: np.ndarray, seed: int, draw: int = 0) -> np.ndarray:
