@@ -152,7 +152,11 @@ def training_data(config: TrainConfig, dataset):
             outliers[:k] = synthetic_sets.low_resolution(outliers[:k], config.seed, config.synthetic_draw)
         pictures.append(outliers)
         label_parts.append(np.full(len(outliers), -1))
-    X = unit_float(np.concatenate([p.reshape(len(p), -1) for p in pictures]), config.dtype)
+    if len(pictures) == 1:  # nothing added: the split's rows, from its features (computed once per dtype)
+        X = dataset.train.features(config.dtype)
+        X = X if val_idx is None else X[train_idx]
+    else:
+        X = unit_float(np.concatenate([p.reshape(len(p), -1) for p in pictures]), config.dtype)
     y = np.concatenate([part.astype(labels.dtype, copy=False) for part in label_parts])
     if config.augmented_copies:
         augment, rng = config.augmentation(), np.random.default_rng([config.seed, 11])
