@@ -14,7 +14,7 @@ from digitnet import load_model
 from digitnet.errors import ModelFileError
 from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.run.recipes import TrainConfig, build, train
-from quick import PLAIN
+from quick import PLAIN, mnist_folder
 
 #: the default recipe (its made-up sets, both views, augmentation, dropout, epochs) on 6,000 MNIST digits, with
 #: a twentieth of its made-up sets and a smaller network: 57 steps an epoch
@@ -33,15 +33,7 @@ def digitnet(*args, **kwargs):
 @pytest.fixture(scope="module")
 def six_thousand(tmp_path_factory, mnist):
     """A data directory of the four IDX files: 6,000 MNIST training digits and 1,000 test digits."""
-    from digitnet.data.idx import write_idx
-
-    folder = tmp_path_factory.mktemp("six-thousand")
-    for stem, array in (("train-images-idx3-ubyte", mnist.train.images[:6000]),
-                        ("train-labels-idx1-ubyte", mnist.train.labels[:6000].astype(np.uint8)),
-                        ("t10k-images-idx3-ubyte", mnist.test.images[:1000]),
-                        ("t10k-labels-idx1-ubyte", mnist.test.labels[:1000].astype(np.uint8))):
-        write_idx(folder / stem, array)
-    return folder
+    return mnist_folder(tmp_path_factory.mktemp("six-thousand"), mnist, 6000, 1000)
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,12 @@ import pytest
 from digitnet import parallel
 from digitnet.app.cli import main
 from digitnet.data import datasets
-from digitnet.data.idx import write_idx
 from digitnet.errors import DataError, UsageError
 from digitnet.run import tune
 from digitnet.run.config import TrainConfig
 from digitnet.run.recipes import RECIPES
 from digitnet.training.fit import Callback
+from quick import mnist_folder
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,13 +60,7 @@ log = true
 @pytest.fixture(scope="module")
 def small(tmp_path_factory, mnist) -> Path:
     """A directory of the four IDX files: 3,000 MNIST training digits and 500 test digits."""
-    folder = tmp_path_factory.mktemp("small")
-    for stem, array in (("train-images-idx3-ubyte", mnist.train.images[:3000]),
-                        ("train-labels-idx1-ubyte", mnist.train.labels[:3000].astype(np.uint8)),
-                        ("t10k-images-idx3-ubyte", mnist.test.images[:500]),
-                        ("t10k-labels-idx1-ubyte", mnist.test.labels[:500].astype(np.uint8))):
-        write_idx(folder / stem, array)
-    return folder
+    return mnist_folder(tmp_path_factory.mktemp("small"), mnist, 3000, 500)
 
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,11 @@ def _more(draw: int, kind: int) -> list[int]:
     return [kind, draw] if draw else []
 
 
+def _checksum(*arrays: np.ndarray) -> str:
+    """A short SHA-256 of ``arrays``' bytes: what a cache file made from them is named by."""
+    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()[:16]
+
+
 def _cached(name: str, make) -> np.ndarray:
     path = paths.cache_dir() / "synthetic" / f"{name}-idx3-ubyte.gz"
     if path.is_file():
@@ -159,7 +164,7 @@ def nondigits(images: np.ndarray, n: int, seed: int, draw: int = 0) -> np.ndarra
     """``n`` non-digits for one run: two thirds drawn (cached; ``draw``: which draw, see :func:`digits`),
     one third pairs of ``images`` (cached by the images' checksum and ``seed``)."""
     n_pairs = n // 3
-    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+    digest = _checksum(images)
     paired = _cached(f"pairs-v{VERSION}-{n_pairs}-{len(images)}-{digest}-{seed}",
                      lambda: pairs(images, n_pairs, np.random.default_rng([seed, 7])))
     return np.concatenate([drawn(n - n_pairs, draw), paired])
@@ -170,7 +175,7 @@ def low_resolution(images: np.ndarray, seed: int, draw: int = 0) -> np.ndarray:
     to 8-16 px, sometimes binarized or quantized to few grey levels, brought back up with a bilinear or bicubic
     blur, sometimes blurred, JPEG-compressed or unevenly inked, on light or dark paper, then read as a user's
     picture is (:func:`~digitnet.reading.preprocess.prepare`). Cached (by the images' checksum, ``seed`` and ``draw``)."""
-    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
+    digest = _checksum(images)
     rng = np.random.default_rng([VERSION, seed, 31, *_more(draw, 2)])
     return _cached(f"lowres-v{VERSION}-{len(images)}-{digest}-{seed}{_suffix(draw)}", lambda: _degrade_all(images, rng))
 
@@ -252,7 +257,7 @@ def restyled(images: np.ndarray, labels: np.ndarray, seed: int, draw: int = 0) -
     a 1 gets a flag (short or long, as continental hands write it) and sometimes a base, a 7 a bar across its stem,
     a 0 a slash; then read as a user's picture is. Digits of other classes come back as they were. The writers'
     own strokes stay: only the added one is drawn, in their stroke width. Cached."""
-    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes() + np.ascontiguousarray(labels).tobytes()).hexdigest()[:16]
+    digest = _checksum(images, labels)
     rng = np.random.default_rng([VERSION, seed, 37, *_more(draw, 3)])
 
     def make():
