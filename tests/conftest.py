@@ -1,8 +1,12 @@
 import os
 
+# isort: off
+import digitnet  # noqa: F401  (first: it tells OpenBLAS, before NumPy loads it, to let idle threads sleep)
+# isort: on
 import numpy as np
 import pytest
 
+import default_model as default_model_
 from digitnet.data import datasets
 
 
@@ -50,29 +54,24 @@ def kernel_path(request, monkeypatch):
     return request.param
 
 
-def _make_set(kind: str, n: int) -> None:
-    from digitnet.synthetic import sets
+def pytest_collection_modifyitems(config, items):
+    """Start training the session's default model in the background as soon as a test that needs it is collected,
+    and run the files that need it last (each file's tests in their order), so that it is ready when they start."""
+    needs = {item.path for item in items if "default_model" in item.fixturenames}
+    if needs:
+        default_model_.start(config)
+        items.sort(key=lambda item: item.path in needs)  # a stable sort
 
-    getattr(sets, kind)(n)
+
+def pytest_unconfigure(config):
+    default_model_.stop()
 
 
 @pytest.fixture(scope="session")
-def default_model(mnist):
-    """The default recipe's model, trained once per session (about 98.5% on MNIST, calibrated, with refusals).
-    On a machine that has not made the recipe's two largest made-up sets yet (CI's), they are made side by
-    side in two processes first (16 s each here, one after the other otherwise); training reads them back."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from digitnet.run.recipes import RECIPES, train
-
-    config = RECIPES["default"]
-    sets = [("digits", config.synthetic_digits), ("drawn", config.outliers - config.outliers // 3)]
-    with ProcessPoolExecutor(len(sets), mp_context=get_context("spawn")) as pool:
-        list(pool.map(_make_set, *zip(*sets)))
-    result = train(config, mnist)
-    result.model.metadata["recipe"] = "default"
-    return result.model
+def default_model(request):
+    """The default recipe's model, trained once per run (about 98.5% on MNIST, calibrated, with refusals), in the
+    background while other tests run (tests/default_model.py); every test process loads it from its file."""
+    return default_model_.load(request.config)
 
 
 @pytest.fixture(scope="session")
