@@ -6,6 +6,7 @@ import digitnet  # noqa: F401  (first: it tells OpenBLAS, before NumPy loads it,
 import numpy as np
 import pytest
 
+import background
 import default_model as default_model_
 from digitnet.data import datasets
 
@@ -54,24 +55,44 @@ def kernel_path(request, monkeypatch):
     return request.param
 
 
+DEFAULT_MODEL = background.python("default-model", default_model_.__file__, "{folder}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(name): the test checks the result of a background command "
+                                       "(tests/background.py)")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Start training the session's default model in the background as soon as a test that needs it is collected,
-    and run the files that need it last (each file's tests in their order), so that it is ready when they start."""
+    """Start the background commands (tests/background.py) the collected tests need, the default model's training
+    first; run the files that need the default model last (each file's tests in their order)."""
     needs = {item.path for item in items if "default_model" in item.fixturenames}
-    if needs:
-        default_model_.start(config)
-        items.sort(key=lambda item: item.path in needs)  # a stable sort
+    for item in items:
+        if "default_model" in item.fixturenames:
+            item.add_marker(pytest.mark.background(DEFAULT_MODEL))
+    items.sort(key=lambda item: item.path in needs)  # a stable sort
+    background.start(items)
 
 
 def pytest_unconfigure(config):
-    default_model_.stop()
+    background.stop()
+
+
+@pytest.fixture
+def ran():
+    """``ran(NAME)``: the result of background command NAME (tests/background.py), once it has finished."""
+    return background.result
 
 
 @pytest.fixture(scope="session")
-def default_model(request):
+def default_model():
     """The default recipe's model, trained once per run (about 98.5% on MNIST, calibrated, with refusals), in the
-    background while other tests run (tests/default_model.py); every test process loads it from its file."""
-    return default_model_.load(request.config)
+    background while other tests run (tests/default_model.py), and loaded from its file."""
+    from digitnet import load_model
+
+    result = background.result(DEFAULT_MODEL)
+    assert result.returncode == 0, f"training the default model failed:\n{result.stderr}"
+    return load_model(result.folder / default_model_.MODEL)
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,12 @@
 """The digitnet command end to end: train, evaluate, predict on a saved model; bad arguments exit 2."""
 
-import os
 import subprocess
 import sys
 
 import pytest
 from PIL import Image
 
+import background
 from digitnet.app.cli import main
 from quick import PLAIN
 from tutorial_log import PUBLISHED
@@ -16,13 +16,19 @@ def digitnet(*args, env=None):
     return subprocess.run([sys.executable, "-m", "digitnet", *map(str, args)], capture_output=True, text=True, env=env)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "small.safetensors"
-    home = {**os.environ, "DIGITNET_HOME": str(path.parent / "home")}  # never the user's own model directory
-    result = digitnet("train", "--hidden", "64", "--epochs", "1", "--seed", "3", *PLAIN, "--out", path, env=home)
+#: a small model trained through the command, for the commands that read one
+TRAINED = background.digitnet("cli-train", "train", "--hidden", "64", "--epochs", "1", "--seed", "3", *PLAIN,
+                              "--out", "{folder}/small.safetensors")
+
+
+pytestmark = pytest.mark.background(TRAINED)  # started as soon as this file's tests are collected
+
+
+@pytest.fixture
+def trained(ran):
+    result = ran(TRAINED)
     assert result.returncode == 0, result.stderr
-    return path, result.stdout
+    return result.folder / "small.safetensors", result.stdout
 
 
 def test_train_saves_a_model_and_reports_test_accuracy(trained):
@@ -71,15 +77,20 @@ def test_predict_png(trained, mnist, tmp_path, capsys):
     assert "predicted: 2" in capsys.readouterr().out
 
 
-def test_seed_recipe_prints_the_tutorials_lines(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("DIGITNET_KERNELS", raising=False)  # the default path: the compiled kernels
-    assert main(["train", "--recipe", "seed", "--out", str(tmp_path / "seed.safetensors")]) == 0
-    out, err = capsys.readouterr()
-    lines = [line for line in err.splitlines() if line.startswith("Cost after")]  # progress: on stderr
+#: the tutorial's run through the command, on the default path: the compiled kernels
+SEED = background.digitnet("seed-cli", "train", "--recipe", "seed", "--out", "{folder}/seed.safetensors",
+                           env={"DIGITNET_KERNELS": None})
+
+
+@pytest.mark.background(SEED)
+def test_seed_recipe_prints_the_tutorials_lines(ran):
+    result = ran(SEED)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Cost after")]  # progress: on stderr
     # on the compiled kernels (tests/test_tutorial.py: the same on the NumPy path), each line followed by the
     # mean cross-entropy the tutorial's cost stands for
     assert [line.split("  | ")[0] for line in lines] == PUBLISHED
-    assert "test accuracy: 86.5" in out
+    assert "test accuracy: 86.5" in result.stdout
 
 
 def test_default_output_goes_to_the_user_data_dir_and_becomes_latest(digitnet_home, capsys):

@@ -1,9 +1,7 @@
 """Taking a model elsewhere: ONNX (same answers as digitnet), a model card, JSON from the command line."""
 
 import json
-import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -12,6 +10,7 @@ import onnxruntime as ort
 import pytest
 import yaml
 
+import background
 from digitnet import ACTIVATIONS, MLP, evaluate, save_model
 from digitnet.app.cli import main
 from digitnet.app.export.onnx_model import to_onnx
@@ -122,18 +121,24 @@ def test_evaluate_json_and_datasets_list_json(default_model, tmp_path, capsys):
     assert all(set(r) == {"name", "description", "state", "path"} for r in rows)
 
 
-def test_no_color_is_honoured(tmp_path):
+def _coloured_train(name: str, **extra: str) -> str:
+    """Training through the command on a colour terminal's environment (with ``extra``)."""
+    return background.digitnet(name, "train", "--hidden", "16", "--epochs", "1", *PLAIN, "--out", "{folder}/m.safetensors",
+                               env={"NO_COLOR": None, "FORCE_COLOR": "1", "TERM": "xterm-256color", **extra})
+
+
+COLOUR, NO_COLOUR = _coloured_train("colour-train"), _coloured_train("no-colour-train", NO_COLOR="1")
+
+
+@pytest.mark.background(COLOUR)
+@pytest.mark.background(NO_COLOUR)
+def test_no_color_is_honoured(ran):
     """A colour terminal gets coloured progress bars; with NO_COLOR, styles (bold) but no colour.
     Results go to stdout, progress to stderr."""
-    def train_output(**extra):
-        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
-        return subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "16", "--epochs", "1", *PLAIN,
-                               "--out", str(tmp_path / "m.safetensors")], capture_output=True, text=True, check=True,
-                              env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color", **extra})
-
     colour = re.compile(r"\x1b\[(3[0-7]|9[0-7]|38;)[0-9;]*m")  # foreground colours, 16 and 256
-    assert colour.search(train_output().stderr)  # the progress bars, on stderr
-    plain = train_output(NO_COLOR="1")
+    coloured, plain = ran(COLOUR), ran(NO_COLOUR)
+    assert coloured.returncode == 0 and plain.returncode == 0, coloured.stderr + plain.stderr
+    assert colour.search(coloured.stderr)  # the progress bars, on stderr
     assert "test accuracy" in plain.stdout and "\x1b[1m" in plain.stderr and not colour.search(plain.stdout + plain.stderr)
 
 

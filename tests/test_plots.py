@@ -3,14 +3,13 @@
 import io
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+import background
 from digitnet import MLP, Adam, fit
 from digitnet.app import plots
 from digitnet.app.report import build_report
@@ -90,25 +89,32 @@ def test_report_is_self_contained(trained, mnist):
     assert "95% Wilson interval" in page and "784-32-10" in page
 
 
-def test_cli_plots_log_and_quiet(tmp_path):
+#: training through the command as a user runs it (not a terminal), with plots and a log; and again, quiet
+PLOTTED = background.digitnet("plots-train", "train", "--hidden", "32", "--epochs", "2", *PLAIN, "--validation", "0.1",
+                              "--out", "{folder}/m.safetensors", "--plots", "{folder}/plots", "--log", "{folder}/log.jsonl")
+QUIET = background.digitnet("quiet-train", "train", "--hidden", "8", "--epochs", "1", *PLAIN,
+                            "--out", "{folder}/m.safetensors", "--quiet")
+
+
+@pytest.mark.background(PLOTTED)
+@pytest.mark.background(QUIET)
+def test_cli_plots_log_and_quiet(ran, tmp_path):
     """Through the command as a user runs it (train in a process of its own: not a terminal); evaluate and
     report in this one."""
     from digitnet.app.cli import main
 
-    out, plots_dir, log = tmp_path / "m.safetensors", tmp_path / "plots", tmp_path / "log.jsonl"
-    run = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "32", "--epochs", "2", *PLAIN,
-                          "--validation", "0.1", "--out", str(out), "--plots", str(plots_dir), "--log", str(log)],
-                         capture_output=True, text=True)
+    run = ran(PLOTTED)
+    plots_dir, log = run.folder / "plots", run.folder / "log.jsonl"
     assert run.returncode == 0, run.stderr
     assert "\x1b[" not in run.stdout + run.stderr  # not a terminal: plain lines
     assert "epoch   1/2" in run.stderr and "training summary" in run.stdout  # progress on stderr, results on stdout
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [0, 1] and all("val_accuracy" in r for r in records)
     assert (plots_dir / "learning_curves.png").stat().st_size > 10_000
-    quiet = subprocess.run([sys.executable, "-m", "digitnet", "train", "--hidden", "8", "--epochs", "1", *PLAIN,
-                            "--out", str(out), "--quiet"], capture_output=True, text=True)
+    quiet = ran(QUIET)
     assert quiet.returncode == 0 and len(quiet.stdout.strip().splitlines()) == 1
     assert quiet.stdout.startswith("test accuracy:")
+    out = quiet.folder / "m.safetensors"
     assert main(["evaluate", str(out), "--plots", str(plots_dir)]) == 0
     assert {p.name for p in plots_dir.iterdir()} == {
         "learning_curves.png", "confusion_matrix.png", "worst_misclassified.png", "per_class_accuracy.png",

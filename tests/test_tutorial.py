@@ -1,23 +1,30 @@
 """The tutorial's published log ("My final output"), reproduced to every printed digit."""
 
 import numpy as np
+import pytest
 
-from digitnet import MLP
-from digitnet.run.recipes import RECIPES, train
+import background
+from digitnet import MLP, load_model
 from tutorial_log import PUBLISHED
 
+#: the tutorial's run on the NumPy reference path of the math
+SEED = background.digitnet("seed-numpy", "train", "--recipe", "seed", "--out", "{folder}/seed.safetensors",
+                           env={"DIGITNET_KERNELS": "numpy"})
 
-def test_seed_recipe_reproduces_all_15_published_lines(mnist, monkeypatch):
-    """On the NumPy reference path of the math; tests/test_cli.py runs the same recipe through the command on
-    the compiled kernels (the default path) and checks the same 15 lines."""
-    monkeypatch.setenv("DIGITNET_KERNELS", "numpy")
-    result = train(RECIPES["seed"], mnist)
+
+@pytest.mark.background(SEED)
+def test_seed_recipe_reproduces_all_15_published_lines(ran, mnist):
+    """On the NumPy reference path of the math, from the history the model file keeps; tests/test_cli.py checks
+    the lines the command prints on the compiled kernels (the default path)."""
+    result = ran(SEED)
+    assert result.returncode == 0, result.stderr
+    model = load_model(result.folder / "seed.safetensors")
     lines = ["Cost after iteration %i: %f Accuracy: %f" % (r["epoch"], r["cost"], r["accuracy"] * 100)
-             for r in result.history.records]
+             for r in model.metadata["history"]["records"]]
     assert lines == PUBLISHED
     # ... and the tutorial's last step: test image 0 is a 7.
-    assert result.model.predict(mnist.test.features(np.float64)[:1])[0] == 7
-    assert 0.85 < result.metadata["test_accuracy"] < 0.88
+    assert model.predict(mnist.test.features(np.float64)[:1])[0] == 7
+    assert 0.85 < model.metadata["test_accuracy"] < 0.88
 
 
 def test_tutorial_initialization_is_the_tutorials_stream():
