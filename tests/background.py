@@ -1,12 +1,12 @@
 """Long commands whose results tests check, run one after another in a process beside the tests, from the
-moment the tests are collected: the suite's own process keeps about one of a 2-core machine's cores busy, and
-these keep the other one busy meanwhile.
+moment the tests are collected, at a low priority: the suite's own process keeps about one of a 2-core machine's
+cores busy, and these mostly take the time it leaves idle.
 
 A test module declares its command once (:func:`digitnet`, :func:`python`); a test that needs it is marked
-``@pytest.mark.background(NAME)`` and asks for its result (:func:`result`, through the ``background`` fixture).
-Only the commands of the collected tests run, in the order given by :data:`FIRST` and then by the order of their
-first test; a test that needs a command not started yet starts it at once. Each command gets a folder of its own,
-``{folder}`` in its arguments."""
+``@pytest.mark.background(NAME)`` and asks for its result (:func:`result`, through the ``ran`` fixture of
+tests/conftest.py). Only the commands of the collected tests run, in the order of the first test that needs each;
+a test that needs a command not started yet starts it at once. Each command gets a folder of its own, ``{folder}``
+in its arguments."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STALL_S = 1800  # far above any command's ~5-60 s: a guard against waiting forever, not a timing
-FIRST = ("default-model",)  # needed by the most tests: run before the others
+NICE = 10  # the commands' priority: mostly on what the tests leave idle
 
 
 @dataclass
@@ -40,6 +40,14 @@ class Result:
 
 
 COMMANDS: dict[str, Command] = {}
+ROOT = Path(tempfile.mkdtemp(prefix="digitnet-background-"))  # removed when the session ends (:func:`stop`)
+
+
+def folder(name: str) -> Path:
+    """A new folder for what a test module makes when it is collected (input files for its commands)."""
+    path = ROOT / "inputs" / name
+    path.mkdir(parents=True)
+    return path
 
 
 def digitnet(name: str, *args: str, env: dict[str, str | None] | None = None) -> str:
@@ -59,7 +67,7 @@ class Runner:
     """Runs the commands of a test session one at a time in a thread of its own."""
 
     def __init__(self, names: list[str]):
-        self.root = Path(tempfile.mkdtemp(prefix="digitnet-background-"))
+        self.root = ROOT
         self.lock = threading.Lock()
         self.queue = list(names)
         self.started: dict[str, subprocess.Popen] = {}
@@ -90,6 +98,8 @@ class Runner:
         argv = [sys.executable, *(arg.replace("{folder}", str(folder)) for arg in command.argv)]
         with open(folder / "stdout", "wb") as out, open(folder / "stderr", "wb") as err:
             proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        if hasattr(os, "setpriority"):  # the tests first: a command takes the time they leave (what it starts inherits this)
+            os.setpriority(os.PRIO_PROCESS, proc.pid, NICE)
         self.started[name] = proc
         return proc
 
@@ -108,7 +118,7 @@ class Runner:
                       folder)
 
     def stop(self) -> None:
-        """Kill what still runs (the session ended early) and remove the folders."""
+        """Kill what still runs (the session ended early)."""
         self.stopping = True
         with self.lock:
             self.queue.clear()
@@ -119,7 +129,6 @@ class Runner:
         deadline = time.monotonic() + 10
         while self.thread.is_alive() and time.monotonic() < deadline:
             self.thread.join(0.1)
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 _runner: Runner | None = None
@@ -128,9 +137,7 @@ _runner: Runner | None = None
 def start(items) -> None:
     """Start the commands the collected ``items`` are marked with (see the module)."""
     global _runner
-    wanted = [mark.args[0] for item in items for mark in item.iter_markers("background")]
-    names = [name for name in FIRST if name in wanted] + [name for name in dict.fromkeys(wanted) if name not in FIRST]
-    _runner = Runner(names)
+    _runner = Runner(list(dict.fromkeys(mark.args[0] for item in items for mark in item.iter_markers("background"))))
 
 
 def result(name: str) -> Result:
@@ -142,3 +149,4 @@ def result(name: str) -> Result:
 def stop() -> None:
     if _runner is not None:
         _runner.stop()
+    shutil.rmtree(ROOT, ignore_errors=True)

@@ -64,13 +64,16 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Start the background commands (tests/background.py) the collected tests need, the default model's training
-    first; run the files that need the default model last (each file's tests in their order)."""
-    needs = {item.path for item in items if "default_model" in item.fixturenames}
+    """Start the background commands (tests/background.py) the collected tests need. The files whose tests wait for
+    a command run after the others, those that need the default model last (each file's tests in their order), so
+    that what they wait for is ready or nearly."""
     for item in items:
         if "default_model" in item.fixturenames:
             item.add_marker(pytest.mark.background(DEFAULT_MODEL))
-    items.sort(key=lambda item: item.path in needs)  # a stable sort
+    waits: dict = {}  # file -> the commands its tests wait for
+    for item in items:
+        waits.setdefault(item.path, set()).update(mark.args[0] for mark in item.iter_markers("background"))
+    items.sort(key=lambda item: (DEFAULT_MODEL in waits[item.path], bool(waits[item.path])))  # a stable sort
     background.start(items)
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import platformdirs
 import pytest
 
-from digitnet import load_model
+import background
+from digitnet import datasets, load_model
 from digitnet.errors import ModelFileError
 from digitnet.run.checkpoint import Checkpointer, checkpoints, read, restore
 from digitnet.run.recipes import TrainConfig, build, train
@@ -30,29 +31,30 @@ def digitnet(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "digitnet", *map(str, args)], capture_output=True, text=True, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def six_thousand(tmp_path_factory, mnist):
-    """A data directory of the four IDX files: 6,000 MNIST training digits and 1,000 test digits."""
-    return mnist_folder(tmp_path_factory.mktemp("six-thousand"), mnist, 6000, 1000)
+#: a data directory of the four IDX files: 6,000 MNIST training digits and 1,000 test digits (written when the
+#: tests are collected, so that the reference run can start in the background then)
+SIX_THOUSAND = mnist_folder(background.folder("six-thousand"), datasets.load("mnist"), 6000, 1000)
+REFERENCE = background.digitnet("checkpoint-reference", *ARGS, "--data", str(SIX_THOUSAND), "--out", "{folder}/ref.safetensors")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, six_thousand):
-    out = tmp_path_factory.mktemp("ref") / "ref.safetensors"
-    result = digitnet(*ARGS, "--data", six_thousand, "--out", out)
+@pytest.fixture
+def reference(ran):
+    """The run never killed, on the default path of the math."""
+    result = ran(REFERENCE)
     assert result.returncode == 0, result.stderr
-    return load_model(out)
+    return load_model(result.folder / "ref.safetensors")
 
 
+@pytest.mark.background(REFERENCE)
 @pytest.mark.parametrize("target_step, delay, killed_path, resumed_path",
                          [(37, 0.0, "numba", "numpy"), (400, 0.013, "numpy", "numba"), (600, 0.031, "numba", "numba")])
-def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, six_thousand, reference, target_step, delay,
+def test_sigkill_at_any_moment_then_resume_is_bit_identical(tmp_path, reference, target_step, delay,
                                                             killed_path, resumed_path):
     """Killed just after the checkpoint at step 37, and a little after those at steps 400 and 600
     (of 798; mid-step or mid-write), then resumed; the two parts on either path of the math (the compiled
     kernels or the NumPy reference, DIGITNET_KERNELS), against a reference trained on the default one."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "run.safetensors"
-    proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--data", str(six_thousand), "--checkpoint-dir", str(ckpt),
+    proc = subprocess.Popen([sys.executable, "-m", "digitnet", *ARGS, "--data", str(SIX_THOUSAND), "--checkpoint-dir", str(ckpt),
                              "--checkpoint-every", "37", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=kernels_env(killed_path))
     deadline = time.monotonic() + 120
