@@ -2,7 +2,7 @@
 moment the tests are collected, at a low priority: the suite's own process keeps about one of a 2-core machine's
 cores busy, and these mostly take the time it leaves idle.
 
-A test module declares its command once (:func:`digitnet`, :func:`python`); a test that needs it is marked
+A test module declares its command once (:func:`digitnet`); a test that needs it is marked
 ``@pytest.mark.background(NAME)`` and asks for its result (:func:`result`, through the ``ran`` fixture of
 tests/conftest.py). Only the commands of the collected tests run, in the order of the first test that needs each;
 a test that needs a command not started yet starts it at once. Each command gets a folder of its own, ``{folder}``
@@ -57,14 +57,10 @@ def folder(name: str) -> Path:
 
 def digitnet(name: str, *args: str, env: dict[str, str | None] | None = None, one_core: bool = True) -> str:
     """Declare ``python -m digitnet ARGS`` as command ``name``; returns the name."""
-    return python(name, "-m", "digitnet", *args, env=env, one_core=one_core)
-
-
-def python(name: str, *args: str, env: dict[str, str | None] | None = None, one_core: bool = True) -> str:
-    """Declare ``python ARGS`` as command ``name``; returns the name."""
-    if name in COMMANDS and COMMANDS[name].argv != [*args]:
+    argv = ["-m", "digitnet", *args]
+    if name in COMMANDS and COMMANDS[name].argv != argv:
         raise ValueError(f"two background commands are named {name!r}")
-    COMMANDS[name] = Command([*args], dict(env or {}), one_core)
+    COMMANDS[name] = Command(argv, dict(env or {}), one_core)
     return name
 
 
